@@ -1,0 +1,91 @@
+// The relay's configuration: every key, its default, its unit and its meaning, in one place.
+// The README's config table and config/relay.yaml are checked against this file by a test.
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+const nullablePath = z.string().min(1).nullable();
+
+const tls = z
+  .strictObject({
+    cert_file: nullablePath.default(null).describe('PEM certificate chain; TLS (wss://) is on when cert_file and key_file are both set'),
+    key_file: nullablePath.default(null).describe('PEM private key'),
+    passphrase: z.string().nullable().default(null).describe('passphrase of key_file, if it is encrypted'),
+  })
+  .refine((t) => (t.cert_file === null) === (t.key_file === null), {
+    message: 'cert_file and key_file must be set together',
+  });
+
+const server = z.strictObject({
+  host: host.default('0.0.0.0').describe('address the WebSocket listener binds'),
+  port: port.default(8443).describe('WebSocket port; 0 takes any free port'),
+  tls: tls.prefault({}),
+});
+
+const relay = z.strictObject({
+  echo: z.boolean().default(true).describe('deliver a message back to its sender too'),
+  rooms: z.boolean().default(false).describe('the request path is the room: only clients on the same path see each other'),
+  max_payload_bytes: z
+    .number()
+    .int()
+    .min(16)
+    .max(64 * 1024 * 1024)
+    .default(65536)
+    .describe('largest message a client may send (bytes); larger ones close the sender with 1009'),
+  idle_timeout_s: z
+    .number()
+    .int()
+    .refine((v) => v === 0 || (v >= 8 && v <= 960), { message: 'must be 0 (off) or between 8 and 960' })
+    .default(120)
+    .describe('close a connection silent for this long (seconds; pings keep live clients open); 0 disables'),
+  max_backpressure_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(1048576)
+    .describe('bytes a slow client may have queued before it is disconnected as a slow consumer'),
+});
+
+const metrics = z.strictObject({
+  enabled: z.boolean().default(true).describe('serve Prometheus metrics, /healthz and /readyz'),
+  host: host.default('0.0.0.0').describe('address the metrics server binds'),
+  port: port.default(9090).describe('metrics port; 0 takes any free port'),
+  path: z.string().startsWith('/').default('/metrics').describe('path of the Prometheus exposition'),
+});
+
+const shutdown = z.strictObject({
+  timeout_s: z.number().positive().max(3600).default(10).describe('longest a graceful shutdown may take before remaining sockets are force-closed (seconds)'),
+});
+
+const log = z.strictObject({
+  level: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level; nothing per message is logged above debug'),
+});
+
+/** The whole configuration file. Unknown keys are errors; every key has a default. */
+export const configSchema = z.strictObject({
+  server: server.prefault({}),
+  relay: relay.prefault({}),
+  metrics: metrics.prefault({}),
+  shutdown: shutdown.prefault({}),
+  log: log.prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ServerConfig = Config['server'];
+export type RelayConfig = Config['relay'];
+export type MetricsConfig = Config['metrics'];
+
+/** Parses raw (already YAML-decoded) input; throws a ZodError on bad input. */
+export function parseConfig(input: unknown): Config {
+  return configSchema.parse(input ?? {});
+}
+
+/** The effective default configuration: what an empty file gives. */
+export function defaultConfig(): Config {
+  return parseConfig({});
+}
