@@ -1,0 +1,57 @@
+# websocket-relay production image.
+#
+#   docker build -t websocket-relay .
+#   docker run --rm -p 8443:8443 -p 9090:9090 websocket-relay
+#
+# Node 20 on glibc (bookworm) is a hard requirement: uWebSockets.js ships prebuilt binaries for
+# Node 20 (ABI 115) linked against glibc >= 2.36, for linux/amd64 and linux/arm64. Alpine/musl and
+# other Node majors fail at startup with a native-module error.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: full dependency tree, compile src/ -> dist/ ----------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: nothing here needs an install script. uWebSockets.js and its optional
+# bufferutil/utf-8-validate load prebuilt binaries at runtime; esbuild (dev only, via tsx/vitest)
+# is not used by `tsc`. The slim image has no compiler for a node-gyp fallback anyway.
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# --- deps: production dependencies only (cached until package*.json change) --------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# --- runtime: node + production node_modules + compiled JS + default config ---------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+COPY config/relay.yaml /etc/websocket-relay/relay.yaml
+
+# uid 1000 `node` comes with the official image. Files stay root-owned: the relay only reads them.
+USER node
+
+# 8443: WebSocket (server.port), 9090: /metrics /healthz /readyz (metrics.port).
+EXPOSE 8443 9090
+
+# Node runs as PID 1 and the relay installs its own SIGTERM/SIGINT handlers (drain, close code
+# 1001, exit 0 within shutdown.timeout_s), so no init is needed to forward signals. It spawns no
+# children; add `docker run --init` only if you want zombie reaping anyway.
+STOPSIGNAL SIGTERM
+
+# Liveness via node itself (the slim image has no curl/wget). Follows RELAY_METRICS__PORT; if you
+# move the metrics port in a config file instead, set that variable too, or disable the check.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.RELAY_METRICS__PORT || 9090) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+ENTRYPOINT ["node", "/app/dist/cli.js"]
+CMD ["--config-file", "/etc/websocket-relay/relay.yaml"]
