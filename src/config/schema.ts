@@ -54,9 +54,22 @@ const metrics = z.strictObject({
   path: z.string().startsWith('/').default('/metrics').describe('path of the Prometheus exposition'),
 });
 
-const shutdown = z.strictObject({
-  timeout_s: z.number().positive().max(3600).default(10).describe('longest a graceful shutdown may take before remaining sockets are force-closed (seconds)'),
-});
+const shutdown = z
+  .strictObject({
+    timeout_s: z
+      .number()
+      .positive()
+      .max(3600)
+      .default(10)
+      .describe('longest a graceful shutdown may take before remaining sockets are force-closed and the process exits (seconds)'),
+    drain_delay_s: z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(0)
+      .describe('time between /readyz turning 503 and the listener closing, so load balancers stop routing first (seconds)'),
+  })
+  .refine((s) => s.drain_delay_s < s.timeout_s, { message: 'drain_delay_s must be less than timeout_s', path: ['drain_delay_s'] });
 
 const log = z.strictObject({
   level: z

@@ -1,0 +1,135 @@
+// Composition root: wires config, logger, metrics, the uWS hub and the metrics server; returns the bound
+// ports and an idempotent close(). Touches no process state: the CLI owns argv, env, signals and exit.
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Config } from './config/schema.js';
+import { ConfigError } from './errors.js';
+import { Lifecycle } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import { createMetrics, type RelayMetrics } from './metrics/registry.js';
+import { MetricsServer, Readiness } from './metrics/server.js';
+import { Hub, type Admission, type Backplane, type MessageLimiter } from './relay/hub.js';
+import { CloseCode } from './relay/protocol.js';
+import { loadUws, type TemplatedApp, type UwsModule } from './relay/uws.js';
+
+/** What optional rooms (security, cluster) plug into the hub, built from the same config and shared services. */
+export interface Extensions {
+  admission?: Admission;
+  limiter?: MessageLimiter;
+  backplane?: Backplane;
+}
+
+/** Shared services handed to extension factories. */
+export interface ExtensionContext {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: RelayMetrics;
+  readonly readiness: Readiness;
+  readonly lifecycle: Lifecycle;
+  /** Resolves to the hub once it exists (backplanes deliver through it). */
+  readonly hub: () => Hub;
+}
+
+export interface StartDeps {
+  readonly logger: Logger;
+  /** The uWebSockets.js module; loaded (and checked for its native build) when omitted. */
+  readonly uws?: UwsModule;
+  /** Builds the extensions for this config; may register closers on the lifecycle. */
+  readonly extensions?: (ctx: ExtensionContext) => Extensions | Promise<Extensions>;
+}
+
+/** A running relay. */
+export interface Relay {
+  readonly wsPort: number;
+  /** null when metrics are disabled. */
+  readonly metricsPort: number | null;
+  readonly tls: boolean;
+  readonly hub: Hub;
+  readonly metrics: RelayMetrics;
+  readonly readiness: Readiness;
+  /**
+   * Graceful shutdown: /readyz turns 503, (after shutdown.drain_delay_s) the listener closes, every client gets
+   * 1001, extensions and the metrics server close. Idempotent; never rejects.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the relay on a validated config.
+ * @throws ConfigError (TLS files uWS cannot use), ListenError (a port cannot be bound), NativeBindingError
+ */
+export async function start(config: Config, deps: StartDeps): Promise<Relay> {
+  const logger = deps.logger;
+  const uws = deps.uws ?? loadUws();
+  const lifecycle = new Lifecycle(logger);
+  const readiness = new Readiness();
+  readiness.block('relay', 'starting');
+
+  let hub: Hub | undefined;
+  const metrics = createMetrics(() => hub?.connections ?? 0);
+  const app = createApp(uws, config);
+
+  try {
+    let metricsPort: number | null = null;
+    if (config.metrics.enabled) {
+      const server = new MetricsServer({ registry: metrics.registry, readiness, path: config.metrics.path });
+      metricsPort = await server.listen(config.metrics.host, config.metrics.port);
+      lifecycle.add('metrics server', () => server.close());
+    }
+    const extensions =
+      (await deps.extensions?.({
+        config,
+        logger,
+        metrics,
+        readiness,
+        lifecycle,
+        hub: () => {
+          if (hub === undefined) throw new Error('hub not created yet');
+          return hub;
+        },
+      })) ?? {};
+    const started = new Hub({
+      uws,
+      app,
+      relay: config.relay,
+      logger: logger.child({ room: 'hub' }),
+      counters: metrics.counters,
+      observer: metrics,
+      ...extensions,
+    });
+    hub = started;
+    lifecycle.add('websocket clients', () => {
+      started.stopAccepting();
+      started.endAll('shutdown', CloseCode.goingAway, 'server shutting down');
+    });
+    lifecycle.add('readiness', async () => {
+      readiness.block('shutdown', 'draining');
+      if (config.shutdown.drain_delay_s > 0) await delay(config.shutdown.drain_delay_s * 1000);
+    });
+    const wsPort = await started.listen(config.server.host, config.server.port);
+    readiness.unblock('relay');
+    return {
+      wsPort,
+      metricsPort,
+      tls: config.server.tls.cert_file !== null,
+      hub: started,
+      metrics,
+      readiness,
+      close: () => lifecycle.close(),
+    };
+  } catch (err) {
+    await lifecycle.close();
+    throw err;
+  }
+}
+
+function createApp(uws: UwsModule, config: Config): TemplatedApp {
+  const { cert_file, key_file, passphrase } = config.server.tls;
+  if (cert_file === null || key_file === null) return uws.App();
+  try {
+    return uws.SSLApp({ cert_file_name: cert_file, key_file_name: key_file, ...(passphrase === null ? {} : { passphrase }) });
+  } catch (err) {
+    throw new ConfigError([`server.tls: the certificate or key could not be used (wrong passphrase, or key and certificate do not match)`], {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,166 @@
+// Builds the effective configuration: defaults < YAML file < RELAY_* environment < CLI --set, validated once and frozen.
+// Every problem becomes one line naming the key (and the variable or flag it came from).
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { loadAll, YAMLException } from 'js-yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+
+/** Prefix of environment overrides: RELAY_SERVER__PORT=9000 sets server.port. */
+export const ENV_PREFIX = 'RELAY_';
+const NESTING = '__';
+
+type Tree = Record<string, unknown>;
+
+export interface LoadOptions {
+  /** Path of the YAML file; null means defaults only. */
+  file: string | null;
+  /** Environment to read RELAY_* overrides from. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** `key.path=value` overrides from the command line; they win over everything. */
+  set?: readonly string[];
+}
+
+/** Reads, merges, validates and freezes the configuration. Throws ConfigError listing every problem. */
+export function loadConfig(options: LoadOptions): Config {
+  const sources = new Map<string, string>();
+  const tree: Tree = options.file === null ? {} : readYamlFile(options.file);
+  for (const [path, value, source] of envOverrides(options.env ?? {})) {
+    setPath(tree, path, value);
+    sources.set(path.join('.'), source);
+  }
+  for (const [path, value, source] of cliOverrides(options.set ?? [])) {
+    setPath(tree, path, value);
+    sources.set(path.join('.'), source);
+  }
+  const parsed = configSchema.safeParse(tree);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, sources)), { cause: parsed.error });
+  }
+  checkFiles(parsed.data);
+  return deepFreeze(parsed.data);
+}
+
+/** Parses a YAML document into a plain object; an empty file is an empty object. */
+export function parseYaml(text: string, name: string): Tree {
+  let documents: unknown[];
+  try {
+    documents = loadAll(text);
+  } catch (err) {
+    if (err instanceof YAMLException) {
+      const where = err.mark ? `:${err.mark.line + 1}:${err.mark.column + 1}` : '';
+      throw new ConfigError([`${name}${where}: YAML syntax error: ${err.reason}`], { cause: err });
+    }
+    throw err;
+  }
+  if (documents.length > 1) throw new ConfigError([`${name}: expected one YAML document, found ${documents.length}`]);
+  const doc = documents[0];
+  if (doc === undefined || doc === null) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError([`${name}: the top level must be a mapping of sections (server, relay, ...)`]);
+  }
+  return doc as Tree;
+}
+
+function readYamlFile(file: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`--config-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`], {
+      cause: err,
+    });
+  }
+  return parseYaml(text, file);
+}
+
+/** RELAY_A__B=value → [['a','b'], decoded value, 'RELAY_A__B']. Only names with `__` count, so RELAY_HOME and such are left alone. */
+export function envOverrides(env: Readonly<Record<string, string | undefined>>): [string[], unknown, string][] {
+  const out: [string[], unknown, string][] = [];
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined || !name.startsWith(ENV_PREFIX) || !name.includes(NESTING)) continue;
+    const path = name.slice(ENV_PREFIX.length).toLowerCase().split(NESTING);
+    out.push([path, decodeScalar(raw, name), name]);
+  }
+  return out.sort((a, b) => a[2].localeCompare(b[2]));
+}
+
+function cliOverrides(items: readonly string[]): [string[], unknown, string][] {
+  return items.map((item) => {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ConfigError([`--set ${item}: expected key.path=value`]);
+    const key = item.slice(0, eq);
+    return [key.split('.'), decodeScalar(item.slice(eq + 1), `--set ${key}`), `--set ${key}`];
+  });
+}
+
+/** Values from env and flags are YAML scalars or flow collections: 9000 → number, false → boolean, [a, b] → list. */
+function decodeScalar(raw: string, source: string): unknown {
+  if (raw.trim() === '') return '';
+  try {
+    return parseYaml(`v: ${raw}`, source)['v'];
+  } catch {
+    return raw;
+  }
+}
+
+function setPath(tree: Tree, path: readonly string[], value: unknown): void {
+  let node = tree;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Tree;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, sources: ReadonlyMap<string, string>): string {
+  const key = issue.path.map(String).join('.');
+  const from = (path: string): string => {
+    const source = sources.get(path);
+    return source ? ` (from ${source})` : '';
+  };
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys
+        .map((k) => {
+          const full = key ? `${key}.${k}` : k;
+          return `${full}: unknown key${from(full)}`;
+        })
+        .join('\n');
+    case 'too_big':
+      return `${key}: must be ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}${from(key)}`;
+    case 'too_small':
+      return `${key}: must be ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}${from(key)}`;
+    case 'invalid_type':
+      return `${key}: must be a ${issue.expected}${from(key)}`;
+    case 'invalid_value':
+      return `${key}: must be one of ${issue.values.map(String).join(', ')}${from(key)}`;
+    default:
+      return `${key}: ${issue.message}${from(key)}`;
+  }
+}
+
+/** uWS only says "App construction failed" for a bad TLS file, so unreadable or non-PEM files are caught here first. */
+function checkFiles(config: Config): void {
+  const problems: string[] = [];
+  for (const key of ['cert_file', 'key_file'] as const) {
+    const file = config.server.tls[key];
+    if (file === null) continue;
+    try {
+      accessSync(file, constants.R_OK);
+      if (!readFileSync(file, 'utf8').includes('-----BEGIN ')) problems.push(`server.tls.${key}: ${file} is not a PEM file`);
+    } catch (err) {
+      problems.push(`server.tls.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

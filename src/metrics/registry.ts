@@ -1,0 +1,92 @@
+// The relay's metric set, on its own registry. Hot-path counts are plain numbers read at scrape time;
+// everything else is bumped through label children bound once.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { DISCONNECT_REASONS, type DisconnectReason } from '../relay/protocol.js';
+import type { HubCounters, HubObserver } from '../relay/hub.js';
+
+/** Every value of the `reason` label of relay_upgrades_rejected_total. */
+export const UPGRADE_REJECT_REASONS = [
+  'origin',
+  'auth',
+  'max_connections',
+  'per_ip',
+  'upgrade_rate',
+  'draining',
+  'bad_handshake',
+  'error',
+] as const;
+
+export interface RelayMetrics extends HubObserver {
+  readonly registry: Registry;
+  /** Bumped by the hub per message; exported as relay_messages_total and relay_received_bytes_total. */
+  readonly counters: HubCounters;
+}
+
+/**
+ * Creates the registry with the relay's series and Node's default process metrics.
+ * @param activeConnections read at scrape time, so relay_connections_active is always the real socket count
+ */
+export function createMetrics(activeConnections: () => number): RelayMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const counters: HubCounters = { messages: 0, receivedBytes: 0 };
+
+  const connections = new Counter({
+    name: 'relay_connections_total',
+    help: 'WebSocket connections accepted',
+    registers: [registry],
+  });
+  const disconnections = new Counter({
+    name: 'relay_disconnections_total',
+    help: 'WebSocket connections closed, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'relay_upgrades_rejected_total',
+    help: 'Upgrade requests refused before a socket existed, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'relay_connections_active',
+    help: 'WebSocket connections open now',
+    registers: [registry],
+    collect() {
+      this.set(activeConnections());
+    },
+  });
+  monotonic(registry, 'relay_messages_total', 'Messages received from clients and relayed', () => counters.messages);
+  monotonic(registry, 'relay_received_bytes_total', 'Payload bytes received from clients and relayed', () => counters.receivedBytes);
+
+  const byReason = Object.fromEntries(DISCONNECT_REASONS.map((r) => [r, disconnections.labels(r)])) as Record<
+    DisconnectReason,
+    ReturnType<typeof disconnections.labels>
+  >;
+  const rejectedByReason = new Map(UPGRADE_REJECT_REASONS.map((r) => [r as string, rejected.labels(r)]));
+
+  return {
+    registry,
+    counters,
+    connectionOpened: () => connections.inc(),
+    disconnected: (reason) => byReason[reason].inc(),
+    upgradeRejected: (reason) => (rejectedByReason.get(reason) ?? rejectedByReason.get('error'))?.inc(),
+  };
+}
+
+/** A counter whose value is a plain number kept elsewhere: at scrape time it is advanced by what was added since. */
+export function monotonic(registry: Registry, name: string, help: string, read: () => number): Counter {
+  let reported = 0;
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > reported) {
+        this.inc(now - reported);
+        reported = now;
+      }
+    },
+  });
+}

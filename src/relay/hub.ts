@@ -1,0 +1,272 @@
+// The relay hub: a uWS app where every socket subscribes to its topic in `open` and every message is published
+// to that topic, so fan-out runs in C++. Admission, per-message limits and a cross-instance backplane plug in
+// through the small interfaces below instead of growing this file.
+import type { Logger } from '../logger.js';
+import type { RelayConfig } from '../config/schema.js';
+import { CloseCode, classifyClose, topicFor, type DisconnectReason } from './protocol.js';
+import { listen, type HttpRequest, type HttpResponse, type Listener, type TemplatedApp, type UwsModule, type WebSocket, type us_socket_context_t } from './uws.js';
+
+/** Per-connection state; uWS stores it on the socket object itself. */
+export interface SocketData {
+  /** pub/sub topic this socket joined (its room). */
+  topic: string;
+  /** Client IP as admission decided it (socket peer, or X-Forwarded-For from a trusted proxy). */
+  ip: string;
+  /** Reason recorded by the relay before it ended the socket itself; null when the close came from elsewhere. */
+  decided: DisconnectReason | null;
+  /** Bytes queued to the client when uWS unsubscribed it on close; tells a slow consumer from a TCP drop. */
+  bufferedAtClose: number;
+  /** State owned by the admission and limiter plug-ins (token expiry, rate buckets). */
+  ext: unknown;
+}
+
+/** What the upgrade handler copies out of the request (uWS invalidates `req` when the handler returns). */
+export interface UpgradeInfo {
+  readonly url: string;
+  readonly query: string;
+  /** Lower-cased header names. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Peer address of the TCP connection, as text. */
+  readonly peerIp: string;
+}
+
+export type AdmissionVerdict =
+  | { readonly ok: true; readonly ip?: string; readonly protocol?: string; readonly ext?: unknown }
+  | {
+      readonly ok: false;
+      /** HTTP status line, e.g. "403 Forbidden". */
+      readonly status: string;
+      /** Label value for relay_upgrades_rejected_total. */
+      readonly reason: string;
+      readonly body?: string;
+      readonly headers?: Readonly<Record<string, string>>;
+    };
+
+/** Decides, before a socket exists, whether an upgrade request may become a WebSocket. */
+export interface Admission {
+  admit(info: UpgradeInfo): AdmissionVerdict | Promise<AdmissionVerdict>;
+  /** Called once per accepted socket after open, and once when it closes. */
+  opened?(ws: WebSocket<SocketData>): void;
+  closed?(data: SocketData): void;
+}
+
+/** Per-message policy (rate limits). Returns true to relay the message; it may end the socket itself. */
+export interface MessageLimiter {
+  allow(ws: WebSocket<SocketData>, bytes: number): boolean;
+}
+
+/** Carries messages to other relay instances. `publish` is called after the local fan-out. */
+export interface Backplane {
+  publish(topic: string, message: ArrayBuffer, isBinary: boolean, echo: boolean): void;
+}
+
+/** Plain counters bumped on the hot path; the metrics registry reads them at scrape time. */
+export interface HubCounters {
+  messages: number;
+  receivedBytes: number;
+}
+
+/** Events the hub reports to metrics; none of them is per message. */
+export interface HubObserver {
+  connectionOpened(): void;
+  disconnected(reason: DisconnectReason): void;
+  upgradeRejected(reason: string): void;
+}
+
+export interface HubOptions {
+  readonly uws: UwsModule;
+  readonly app: TemplatedApp;
+  readonly relay: RelayConfig;
+  readonly logger: Logger;
+  readonly counters: HubCounters;
+  readonly observer: HubObserver;
+  readonly admission?: Admission;
+  readonly limiter?: MessageLimiter;
+  readonly backplane?: Backplane;
+}
+
+/** uWS hard ceiling = the configured limit plus this slack, so a message just over the limit gets a real 1009 close frame. */
+const PAYLOAD_SLACK_BYTES = 64 * 1024;
+
+export class Hub {
+  readonly #opts: HubOptions;
+  readonly #sockets = new Set<WebSocket<SocketData>>();
+  #listener: Listener | null = null;
+  #closing = false;
+
+  constructor(opts: HubOptions) {
+    this.#opts = opts;
+    const { relay, app } = opts;
+    const maxPayload = relay.max_payload_bytes;
+    const counters = opts.counters;
+    const limiter = opts.limiter;
+    const backplane = opts.backplane;
+    const echo = relay.echo;
+
+    app.ws<SocketData>('/*', {
+      maxPayloadLength: maxPayload + PAYLOAD_SLACK_BYTES,
+      maxBackpressure: relay.max_backpressure_bytes,
+      closeOnBackpressureLimit: 1,
+      idleTimeout: relay.idle_timeout_s,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => this.#upgrade(res, req, context),
+      open: (ws) => {
+        ws.subscribe(ws.getUserData().topic);
+        this.#sockets.add(ws);
+        opts.observer.connectionOpened();
+        opts.admission?.opened?.(ws);
+      },
+      message: (ws, message, isBinary) => {
+        const bytes = message.byteLength;
+        if (bytes > maxPayload) {
+          this.endSocket(ws, 'payload_too_big', CloseCode.messageTooBig, 'message too big');
+          return;
+        }
+        if (limiter !== undefined && !limiter.allow(ws, bytes)) return;
+        counters.messages++;
+        counters.receivedBytes += bytes;
+        const topic = ws.getUserData().topic;
+        if (echo) app.publish(topic, message, isBinary);
+        else ws.publish(topic, message, isBinary);
+        backplane?.publish(topic, message, isBinary, echo);
+      },
+      subscription: (ws, _topic, newCount, oldCount) => {
+        // uWS unsubscribes just before `close`; the socket may already be invalid (inside ws.end()), and a
+        // throw here would silently abort the caller of end(), so nothing may escape.
+        if (newCount >= oldCount) return;
+        try {
+          ws.getUserData().bufferedAtClose = ws.getBufferedAmount();
+        } catch {
+          // invalidated by ws.end(): the relay decided the reason itself
+        }
+      },
+      close: (ws, code, message) => {
+        try {
+          this.#sockets.delete(ws);
+          const data = ws.getUserData();
+          const reason = classifyClose({
+            decided: data.decided,
+            code,
+            message: Buffer.from(message).toString(),
+            bufferedBytes: data.bufferedAtClose,
+            maxBackpressureBytes: relay.max_backpressure_bytes,
+          });
+          opts.observer.disconnected(reason);
+          opts.admission?.closed?.(data);
+          if (opts.logger.isLevelEnabled('debug')) opts.logger.debug({ code, reason, ip: data.ip }, 'client disconnected');
+        } catch (err) {
+          opts.logger.error({ err }, 'close handler failed');
+        }
+      },
+    });
+  }
+
+  /** Number of open sockets right now. */
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  /** The WebSocket port, once listening. */
+  get port(): number | null {
+    return this.#listener?.port ?? null;
+  }
+
+  /** Binds the WebSocket listener exclusively. @throws ListenError */
+  async listen(host: string, port: number): Promise<number> {
+    this.#listener = await listen(this.#opts.uws, this.#opts.app, host, port, 'server');
+    return this.#listener.port;
+  }
+
+  /** Delivers a message that arrived from another instance to this instance's subscribers of `topic`. */
+  deliver(topic: string, message: ArrayBuffer | Uint8Array, isBinary: boolean): void {
+    this.#opts.app.publish(topic, message, isBinary);
+  }
+
+  /** Ends one socket with a close frame, recording why, so the close handler counts the right reason. */
+  endSocket(ws: WebSocket<SocketData>, reason: DisconnectReason, code: number, text: string): void {
+    ws.getUserData().decided = reason;
+    ws.end(code, text);
+  }
+
+  /** Refuses new upgrades and closes the listen socket; open sockets keep relaying. Idempotent. */
+  stopAccepting(): void {
+    this.#closing = true;
+    if (this.#listener !== null) {
+      this.#opts.uws.us_listen_socket_close(this.#listener.token);
+      this.#listener = null;
+    }
+  }
+
+  /** Sends every open socket a close frame with `code`; their close handlers run before this returns. */
+  endAll(reason: DisconnectReason, code: number, text: string): void {
+    for (const ws of Array.from(this.#sockets)) this.endSocket(ws, reason, code, text);
+  }
+
+  /** Drops every remaining socket without a close frame (the last step of a shutdown that ran out of time). */
+  closeAll(reason: DisconnectReason): void {
+    for (const ws of Array.from(this.#sockets)) {
+      ws.getUserData().decided = reason;
+      ws.close();
+    }
+  }
+
+  #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+    // uWS invalidates req when this handler returns: copy everything needed first.
+    const key = req.getHeader('sec-websocket-key');
+    const protocols = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const url = req.getUrl();
+    const topic = topicFor(url, this.#opts.relay.rooms);
+    const peerIp = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const firstProtocol = protocols === '' ? '' : (protocols.split(',')[0] ?? '').trim();
+
+    const accept = (verdict: { ip?: string; protocol?: string; ext?: unknown } = {}): void => {
+      const data: SocketData = { topic, ip: verdict.ip ?? peerIp, decided: null, bufferedAtClose: 0, ext: verdict.ext };
+      res.upgrade(data, key, verdict.protocol ?? firstProtocol, extensions, context);
+    };
+    const refuse = (status: string, reason: string, body = status, headers?: Readonly<Record<string, string>>): void => {
+      this.#opts.observer.upgradeRejected(reason);
+      res.writeStatus(status);
+      if (headers) for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+      res.end(body, true);
+    };
+
+    if (this.#closing) {
+      refuse('503 Service Unavailable', 'draining', 'server is shutting down');
+      return;
+    }
+    const admission = this.#opts.admission;
+    if (admission === undefined) {
+      accept();
+      return;
+    }
+    const headers: Record<string, string> = {};
+    req.forEach((name, value) => {
+      headers[name] = value;
+    });
+    const info: UpgradeInfo = { url, query: req.getQuery(), headers, peerIp };
+    const settle = (verdict: AdmissionVerdict): void => {
+      if (this.#closing) refuse('503 Service Unavailable', 'draining', 'server is shutting down');
+      else if (verdict.ok) accept(verdict);
+      else refuse(verdict.status, verdict.reason, verdict.body, verdict.headers);
+    };
+    const verdict = admission.admit(info);
+    if (!(verdict instanceof Promise)) {
+      settle(verdict);
+      return;
+    }
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    verdict.then(
+      (v) => {
+        if (!aborted) res.cork(() => settle(v));
+      },
+      (err: unknown) => {
+        this.#opts.logger.error({ err }, 'admission failed');
+        if (!aborted) res.cork(() => refuse('500 Internal Server Error', 'error'));
+      },
+    );
+  }
+}

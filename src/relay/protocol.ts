@@ -1,0 +1,71 @@
+// The relay's wire contract: close codes, disconnect reasons and topic naming. Pure, no I/O.
+
+/** WebSocket close codes the relay sends or reports; the README's close-code table mirrors this. */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  /** Not sent on the wire: the TCP connection was dropped without a close frame. */
+  abnormal: 1006,
+  policyViolation: 1008,
+  messageTooBig: 1009,
+  internalError: 1011,
+  /** The JWT the client authenticated with expired while it was connected. */
+  tokenExpired: 4001,
+} as const;
+
+/** Every value of the `reason` label of relay_disconnections_total, declared up front so label children are bounded. */
+export const DISCONNECT_REASONS = [
+  'client_close',
+  'slow_consumer',
+  'shutdown',
+  'idle_timeout',
+  'payload_too_big',
+  'invalid_utf8',
+  'protocol_error',
+  'rate_limited',
+  'token_expired',
+  'error',
+] as const;
+export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
+
+/** The single topic every socket shares when rooms are off. */
+export const RELAY_TOPIC = 'relay';
+
+/** The topic a connection joins: its request path when rooms are on, else the one shared topic. */
+export function topicFor(path: string, rooms: boolean): string {
+  return rooms ? path : RELAY_TOPIC;
+}
+
+/** What the close handler knows about one closed socket. */
+export interface CloseFacts {
+  /** Reason the relay itself recorded before ending the socket, if it ended it. */
+  readonly decided: DisconnectReason | null;
+  readonly code: number;
+  /** uWS's reason text (the client's close reason, or uWS's own description of why it dropped the socket). */
+  readonly message: string;
+  /** Bytes queued to the client when uWS unsubscribed it, just before close. */
+  readonly bufferedBytes: number;
+  readonly maxBackpressureBytes: number;
+}
+
+/**
+ * Names why a socket closed. uWS drops the TCP connection (1006) on protocol violations and tells why only in
+ * the reason text; a slow consumer closed by closeOnBackpressureLimit also arrives as 1006 with no text, exactly
+ * like a client's TCP drop, and only its queued bytes tell them apart.
+ */
+export function classifyClose(facts: CloseFacts): DisconnectReason {
+  if (facts.decided !== null) return facts.decided;
+  if (facts.code !== CloseCode.abnormal) return facts.code === CloseCode.internalError ? 'error' : 'client_close';
+  switch (facts.message) {
+    case '':
+      return facts.bufferedBytes >= facts.maxBackpressureBytes ? 'slow_consumer' : 'client_close';
+    case 'Received too big message':
+      return 'payload_too_big';
+    case 'Received invalid UTF-8':
+      return 'invalid_utf8';
+    case 'WebSocket timed out from inactivity':
+      return 'idle_timeout';
+    default:
+      return 'protocol_error';
+  }
+}
