@@ -1,6 +1,8 @@
 // The relay's configuration: every key, its default, its unit and its meaning, in one place.
 // The README's config table and config/relay.yaml are checked against this file by a test.
 import { z } from 'zod';
+import { clusterSchema } from './cluster.js';
+import { limitsSchema, securitySchema } from './security.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -85,6 +87,9 @@ export const configSchema = z.strictObject({
   metrics: metrics.prefault({}),
   shutdown: shutdown.prefault({}),
   log: log.prefault({}),
+  security: securitySchema.prefault({}),
+  limits: limitsSchema.prefault({}),
+  cluster: clusterSchema.prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;
