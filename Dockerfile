@@ -9,7 +9,9 @@
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # --- build: full dependency tree, compile src/ -> dist/ ----------------------------------------
-FROM ${NODE_IMAGE} AS build
+# Runs on the build machine's platform even in a multi-arch build: dist/ is plain JS, so tsc need
+# not run under emulation.
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: nothing here needs an install script. uWebSockets.js and its optional
@@ -21,7 +23,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-# --- deps: production dependencies only (cached until package*.json change) --------------------
+# --- deps: production dependencies only, for the target platform (cached until package*.json change)
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -140,8 +140,11 @@ if podman image exists "$BASE_IMAGE"; then
   kind=official
   [ "$(podman image inspect --format '{{index .Labels "org.websocket-relay.standin"}}' "$BASE_IMAGE")" = true ] && kind="local stand-in"
   ok "base image $BASE_IMAGE present ($kind)"
+elif timeout 300 podman pull -q "$BASE_IMAGE" >"$TMP/pull.log" 2>&1; then
+  ok "base image $BASE_IMAGE pulled (official)"
 else
-  note "$BASE_IMAGE is not in local storage; building a stand-in (debootstrap + host node)"
+  note "$BASE_IMAGE is not in local storage and cannot be pulled ($(tail -n 1 "$TMP/pull.log" | cut -c1-120))"
+  note "building a stand-in: debootstrap minbase bookworm + this machine's node/npm"
   started=$SECONDS
   timeout 1200 bash scripts/container/standin.sh "$BASE_IMAGE" >"$TMP/standin.log" 2>&1 ||
     fail_with_log "$TMP/standin.log" "base image: stand-in for $BASE_IMAGE"
@@ -207,14 +210,16 @@ ok "image contents: /app ${app_mb} MB, dist/cli.js, none of the $dev_count dev-o
 
 # --- 6. run the image's own entrypoint + command -------------------------------------------------
 read -r WS_PORT METRICS_PORT < <(probe free-ports 2)
-write_config "$TMP/relay.yaml" "$WS_PORT" "$METRICS_PORT"
+write_config "$TMP/relay.yaml" 0 "$METRICS_PORT"   # ws port comes from the environment below
 mapfile -t RUN_ARGV < <(node -e 'for (const a of [...JSON.parse(process.argv[1]), ...JSON.parse(process.argv[2])]) console.log(a)' "$ENTRYPOINT_JSON" "$CMD_JSON")
 # podman run cannot set rlimits in this sandbox (crun: setrlimit RLIMIT_NOFILE: Operation not
 # permitted), so the image runs under `buildah run` with the image's entrypoint, cmd, user and env.
 # The config is mounted over the image's default path: the command line stays the image's own.
-# RELAY_METRICS__PORT tells the HEALTHCHECK where metrics listen (the same value as the file).
+# RELAY_SERVER__PORT must win over the file's port 0 (env > file); RELAY_METRICS__PORT repeats the
+# file's value because the HEALTHCHECK reads it to find the metrics port.
 buildah run --isolation=chroot --network=host \
-  -v "$TMP/relay.yaml:$CONTAINER_CONFIG:ro" -e "RELAY_METRICS__PORT=$METRICS_PORT" \
+  -v "$TMP/relay.yaml:$CONTAINER_CONFIG:ro" \
+  -e "RELAY_SERVER__PORT=$WS_PORT" -e "RELAY_METRICS__PORT=$METRICS_PORT" \
   "$CTR" -- "${RUN_ARGV[@]}" >"$TMP/relay.log" 2>&1 &
 RUNNER=$!
 RUNNERS+=("$RUNNER")
@@ -222,7 +227,7 @@ listening=$(wait_listening "$TMP/relay.log" "$RUNNER") || fail_with_log "$TMP/re
 RELAY_PID=$(relay_pid_under "$RUNNER") || fail "relay started but no node process found under buildah run ($RUNNER)"
 [ "$(json_field "$listening" ws_port)" = "$WS_PORT" ] && [ "$(json_field "$listening" metrics_port)" = "$METRICS_PORT" ] ||
   fail "relay listening on unexpected ports: $listening (config: ws $WS_PORT, metrics $METRICS_PORT)"
-ok "relay runs from the image: ${RUN_ARGV[*]} (config mounted), ws 127.0.0.1:$WS_PORT, metrics 127.0.0.1:$METRICS_PORT"
+ok "relay runs from the image: ${RUN_ARGV[*]} (config mounted, RELAY_SERVER__PORT over the file), ws 127.0.0.1:$WS_PORT, metrics 127.0.0.1:$METRICS_PORT"
 
 uids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$RELAY_PID/status")
 [ "$uids" = "1000 1000 1000 1000" ] || fail "relay process $RELAY_PID runs with uids '$uids', expected 1000 (node)"
