@@ -44,8 +44,9 @@ COPY --from=build /src/dist ./dist
 COPY package.json ./
 COPY config/relay.yaml /etc/websocket-relay/relay.yaml
 
-# uid 1000 `node` comes with the official image. Files stay root-owned: the relay only reads them.
-USER node
+# 1000:1000 is the official image's `node` user; numeric so Kubernetes' runAsNonRoot can verify it
+# without a passwd lookup. Files stay root-owned: the relay only reads them.
+USER 1000:1000
 
 # 8443: WebSocket (server.port), 9090: /metrics /healthz /readyz (metrics.port).
 EXPOSE 8443 9090
