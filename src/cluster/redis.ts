@@ -1,0 +1,276 @@
+// The Redis pub/sub backplane: every instance publishes its clients' messages on one channel and delivers the
+// other instances' messages to its local subscribers. Delivery is at-most-once, like Redis pub/sub itself: nothing
+// is queued or resent while Redis is away, so a Redis outage costs cross-instance messages, never memory.
+import { randomBytes } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { RedisBackplaneConfig } from '../config/cluster.js';
+import type { Logger } from '../logger.js';
+import type { Backplane } from '../relay/hub.js';
+import { decodeEnvelope, emptyHeader, encodeEnvelope, isFrom, ORIGIN_BYTES } from './envelope.js';
+import { createBackplaneMetrics, type BackplaneCounters, type BackplaneMetrics } from './metrics.js';
+
+/** Hands a message from another instance to this instance's subscribers of `topic`. */
+export type Deliver = (topic: string, payload: Uint8Array, isBinary: boolean) => void;
+
+export interface RedisBackplaneOptions {
+  readonly config: RedisBackplaneConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly deliver: Deliver;
+  /** Called on every change between connected (both connections up and subscribed) and not. */
+  readonly onConnectedChange?: (connected: boolean) => void;
+  /** Wall clock in ms since the Unix epoch with sub-ms precision; compared across processes for the latency histogram. */
+  readonly now?: () => number;
+  /** ORIGIN_BYTES bytes; random per process by default. Two instances must never share one. */
+  readonly instanceId?: Uint8Array;
+}
+
+type State = 'connecting' | 'up' | 'down' | 'closed';
+
+const wallClock = (): number => performance.timeOrigin + performance.now();
+
+/** Two ioredis connections: a publisher (the hot path) and a subscriber. Call connect(), then close() once clients are gone. */
+export class RedisBackplane implements Backplane {
+  readonly instanceId: Buffer;
+  readonly #opts: RedisBackplaneOptions;
+  readonly #logger: Logger;
+  readonly #pub: Redis;
+  readonly #sub: Redis;
+  readonly #channel: Buffer;
+  readonly #counters: BackplaneCounters;
+  readonly #metrics: BackplaneMetrics;
+  readonly #now: () => number;
+  readonly #maxPendingBytes: number;
+  readonly #header = emptyHeader();
+  #pendingBytes = 0;
+  #pubReady = false;
+  #subscribed = false;
+  #state: State = 'connecting';
+  #lastError: string | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #awaitingPong = new Set<Redis>();
+  #closed: Promise<void> | undefined;
+
+  constructor(opts: RedisBackplaneOptions) {
+    const { config } = opts;
+    this.#opts = opts;
+    this.instanceId = Buffer.from(opts.instanceId ?? randomBytes(ORIGIN_BYTES));
+    if (this.instanceId.length !== ORIGIN_BYTES) throw new Error(`instanceId must be ${ORIGIN_BYTES} bytes`);
+    this.#logger = opts.logger.child({ instance: this.instanceId.toString('hex'), redis: redactedUrl(config.url) });
+    this.#channel = Buffer.from(`${config.channel_prefix}:messages`);
+    this.#now = opts.now ?? wallClock;
+    this.#maxPendingBytes = config.max_pending_bytes;
+    this.#metrics = createBackplaneMetrics(opts.registry, () => this.connected);
+    this.#counters = this.#metrics.counters;
+
+    const options: RedisOptions = {
+      lazyConnect: true,
+      connectTimeout: config.connect_timeout_s * 1000,
+      retryStrategy: (attempt) => Math.min(attempt * 100, config.reconnect_max_delay_s * 1000),
+      // Never queue while Redis is away (memory would grow with the outage) and never resend a PUBLISH whose reply
+      // was lost: Redis may already have delivered it, and a resend would deliver it twice.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      // The subscriber resubscribes itself on every `ready`, so "connected" can mean "subscribed".
+      autoResubscribe: false,
+    };
+    const id = this.instanceId.toString('hex');
+    this.#pub = new Redis(config.url, { ...options, connectionName: `websocket-relay:${id}:pub` });
+    this.#sub = new Redis(config.url, { ...options, connectionName: `websocket-relay:${id}:sub` });
+
+    this.#pub.on('ready', () => {
+      this.#pubReady = true;
+      this.#update();
+    });
+    this.#sub.on('ready', () => this.#subscribe());
+    this.#sub.on('messageBuffer', this.#receive);
+    for (const [client, which] of [
+      [this.#pub, 'publisher'],
+      [this.#sub, 'subscriber'],
+    ] as const) {
+      client.on('close', () => {
+        if (client === this.#pub) this.#pubReady = false;
+        else this.#subscribed = false;
+        this.#update();
+      });
+      // ioredis emits an error per failed reconnect attempt: remember it for the one "down" log line, nothing more.
+      client.on('error', (err: Error) => {
+        this.#lastError = `${which}: ${err.message}`;
+        if (this.#logger.isLevelEnabled('debug')) this.#logger.debug({ err, connection: which }, 'redis connection error');
+        this.#update();
+      });
+    }
+  }
+
+  /** True while both connections are up and the subscriber is subscribed. */
+  get connected(): boolean {
+    return this.#state === 'up';
+  }
+
+  /** Starts connecting (and reconnecting for as long as it takes); does not wait for Redis. */
+  connect(): void {
+    if (this.#state === 'closed') return;
+    this.#logger.info({ channel: this.#channel.toString() }, 'redis backplane connecting');
+    void this.#pub.connect().catch(() => undefined);
+    void this.#sub.connect().catch(() => undefined);
+    const interval = this.#opts.config.health_check_interval_s;
+    if (interval > 0) {
+      this.#heartbeat = setInterval(() => this.#checkHealth(), interval * 1000);
+      this.#heartbeat.unref();
+    }
+  }
+
+  /**
+   * Hot path, once per client message after the local fan-out. Copies `message` once into the envelope; drops
+   * (and counts) instead of queueing when Redis is away or too far behind.
+   */
+  publish(topic: string, message: ArrayBuffer, isBinary: boolean): void {
+    const counters = this.#counters;
+    if (!this.#pubReady) {
+      counters.dropped.disconnected++;
+      return;
+    }
+    if (this.#pendingBytes >= this.#maxPendingBytes) {
+      counters.dropped.backpressure++;
+      return;
+    }
+    const envelope = encodeEnvelope(this.instanceId, this.#now(), topic, message, isBinary);
+    if (envelope === null) {
+      counters.dropped.error++;
+      return;
+    }
+    const size = envelope.length;
+    this.#pendingBytes += size;
+    // Replies (or, on a broken connection, rejections) settle every PUBLISH exactly once, which keeps the
+    // pending-bytes account exact.
+    void this.#pub.publish(this.#channel, envelope, (err) => {
+      this.#pendingBytes -= size;
+      if (err) counters.dropped.error++;
+      else counters.published++;
+    });
+  }
+
+  /** Unsubscribes and closes both connections; bounded by connect_timeout_s. Idempotent, never rejects. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  readonly #receive = (_channel: Buffer, envelope: Buffer): void => {
+    if (this.#state === 'closed') return;
+    const header = this.#header;
+    const counters = this.#counters;
+    if (!decodeEnvelope(envelope, header)) {
+      counters.dropped.malformed++;
+      return;
+    }
+    if (isFrom(envelope, this.instanceId)) return;
+    try {
+      this.#opts.deliver(envelope.toString('utf8', header.topicStart, header.payloadStart), envelope.subarray(header.payloadStart), header.isBinary);
+    } catch (err) {
+      // A throw here would escape into ioredis's parser and crash the process.
+      counters.dropped.malformed++;
+      if (this.#logger.isLevelEnabled('debug')) this.#logger.debug({ err }, 'backplane delivery failed');
+      return;
+    }
+    counters.received++;
+    this.#metrics.observeLatency((this.#now() - header.sentAtMs) / 1000);
+  };
+
+  #subscribe(): void {
+    this.#sub.subscribe(this.#channel).then(
+      () => {
+        this.#subscribed = true;
+        this.#update();
+      },
+      (err: unknown) => {
+        // Connection lost mid-subscribe: the next `ready` retries. Anything else (e.g. an ACL refusal) is worth a line.
+        if (this.#sub.status === 'ready') this.#logger.error({ err }, 'redis backplane cannot subscribe');
+      },
+    );
+  }
+
+  /** Logs and reports only transitions, so an outage is one warning and one recovery line, not one per message or retry. */
+  #update(): void {
+    if (this.#state === 'closed') return;
+    const up = this.#pubReady && this.#subscribed;
+    if (up) {
+      if (this.#state === 'up') return;
+      const recovered = this.#state === 'down';
+      this.#state = 'up';
+      this.#lastError = undefined;
+      this.#logger.info(recovered ? 'redis backplane reconnected: cross-instance delivery resumed' : 'redis backplane connected');
+      this.#opts.onConnectedChange?.(true);
+      return;
+    }
+    // Still connecting and nothing has failed yet: stay quiet.
+    if (this.#state === 'down' || (this.#state === 'connecting' && this.#lastError === undefined)) return;
+    const wasUp = this.#state === 'up';
+    this.#state = 'down';
+    this.#logger.warn(
+      { error: this.#lastError },
+      wasUp
+        ? 'redis backplane disconnected: relaying to local clients only, cross-instance messages are dropped until it returns'
+        : 'redis backplane unreachable: relaying to local clients only until it can connect',
+    );
+    if (wasUp) this.#opts.onConnectedChange?.(false);
+  }
+
+  /** A connection whose previous PING is still unanswered is dropped and reconnected (half-open TCP, frozen Redis). */
+  #checkHealth(): void {
+    for (const client of [this.#pub, this.#sub]) {
+      if (client.status !== 'ready') continue;
+      const awaiting = this.#awaitingPong;
+      if (awaiting.has(client)) {
+        awaiting.delete(client);
+        this.#lastError = 'redis did not answer PING';
+        client.disconnect(true);
+        continue;
+      }
+      awaiting.add(client);
+      const answered = (): void => {
+        awaiting.delete(client);
+      };
+      client.ping().then(answered, answered);
+    }
+  }
+
+  async #close(): Promise<void> {
+    this.#state = 'closed';
+    clearInterval(this.#heartbeat);
+    const timeoutMs = this.#opts.config.connect_timeout_s * 1000;
+    const polite = async (client: Redis, unsubscribe: boolean): Promise<void> => {
+      if (client.status !== 'ready') return;
+      try {
+        if (unsubscribe) await client.unsubscribe(this.#channel);
+        await client.quit();
+      } catch {
+        // disconnect() below ends it either way
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([polite(this.#sub, true), polite(this.#pub, false)]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.#sub.disconnect();
+    this.#pub.disconnect();
+    this.#logger.info('redis backplane closed');
+  }
+}
+
+/** The URL without its password, for logs. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}
