@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger(config.log.level);
+  const signals = handleSignals(config, logger);
   let relay: Relay;
   try {
     relay = await start(config, { logger, extensions: buildExtensions });
@@ -84,16 +85,26 @@ async function main(): Promise<void> {
     { ws_port: relay.wsPort, metrics_port: relay.metricsPort, tls: relay.tls, host: config.server.host },
     'relay listening',
   );
-  handleSignals(relay, config, logger);
+  signals.started(relay);
 }
 
-/** First SIGINT/SIGTERM: graceful shutdown under a watchdog. Second: exit at once. */
-function handleSignals(relay: Relay, config: Config, logger: Logger): void {
+/**
+ * First SIGINT/SIGTERM: graceful shutdown under a watchdog. Second: exit at once. Installed before the relay
+ * starts, so a signal during startup is never left to Node's default (an exit with no shutdown at all).
+ */
+function handleSignals(config: Config, logger: Logger): { started(relay: Relay): void } {
+  let relay: Relay | null = null;
+  let pending: NodeJS.Signals | null = null;
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal, exiting now');
       process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    const running = relay;
+    if (running === null) {
+      pending = signal;
+      return;
     }
     stopping = true;
     logger.info({ signal, timeout_s: config.shutdown.timeout_s }, 'shutting down');
@@ -101,16 +112,22 @@ function handleSignals(relay: Relay, config: Config, logger: Logger): void {
     // process exits anyway, which drops them.
     setTimeout(() => {
       logger.warn({ timeout_s: config.shutdown.timeout_s }, 'shutdown timed out, closing remaining sockets');
-      relay.hub.closeAll('shutdown');
+      running.hub.closeAll('shutdown');
       process.exit(ExitCode.ok);
     }, config.shutdown.timeout_s * 1000).unref();
-    void relay.close().then(() => {
+    void running.close().then(() => {
       logger.info('shutdown complete');
       process.exitCode = ExitCode.ok;
     });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return {
+    started(r) {
+      relay = r;
+      if (pending !== null) onSignal(pending);
+    },
+  };
 }
 
 main().catch((err: unknown) => {

@@ -64,6 +64,8 @@ export function createMetrics(activeConnections: () => number): RelayMetrics {
     ReturnType<typeof disconnections.labels>
   >;
   const rejectedByReason = new Map(UPGRADE_REJECT_REASONS.map((r) => [r as string, rejected.labels(r)]));
+  // Export every reason from the first scrape, at 0, so rate() and alerts work before the first event.
+  for (const child of [...Object.values(byReason), ...rejectedByReason.values()]) child.inc(0);
 
   return {
     registry,

@@ -1,0 +1,116 @@
+// The schema is the single source of truth: defaults, bounds, layering and the docs that mirror it.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { envOverrides, loadConfig, parseYaml } from '../../src/config/load.js';
+import { configReference, configTable } from '../../src/config/reference.js';
+import { defaultConfig, parseConfig } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/errors.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const shippedYaml = readFileSync(new URL('../../config/relay.yaml', import.meta.url), 'utf8');
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('schema', () => {
+  it('parse({}) fills every default', () => {
+    const config = parseConfig({});
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8443, tls: { cert_file: null, key_file: null, passphrase: null } });
+    expect(config.relay).toEqual({ echo: true, rooms: false, max_payload_bytes: 65536, idle_timeout_s: 120, max_backpressure_bytes: 1048576 });
+    expect(config.metrics).toEqual({ enabled: true, host: '0.0.0.0', port: 9090, path: '/metrics' });
+    expect(config.shutdown).toEqual({ timeout_s: 10, drain_delay_s: 0 });
+    expect(config.log).toEqual({ level: 'info' });
+    // every leaf key of the schema has a default: an empty document gives a complete config
+    for (const { key } of configReference()) {
+      const value = key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], config);
+      expect(value, key).not.toBeUndefined();
+    }
+  });
+
+  it('inner defaults apply when a section is given partly', () => {
+    expect(parseConfig({ server: { port: 1 } }).server).toMatchObject({ host: '0.0.0.0', port: 1, tls: { cert_file: null } });
+  });
+
+  it('bounds idle_timeout_s to what uWS accepts', () => {
+    for (const ok of [0, 8, 960]) expect(parseConfig({ relay: { idle_timeout_s: ok } }).relay.idle_timeout_s).toBe(ok);
+    for (const bad of [1, 7, 961, 8.5]) expect(() => parseConfig({ relay: { idle_timeout_s: bad } })).toThrow();
+  });
+
+  it('drain_delay_s must leave time inside timeout_s', () => {
+    expect(() => parseConfig({ shutdown: { timeout_s: 5, drain_delay_s: 5 } })).toThrow(/drain_delay_s/);
+  });
+
+  it('config/relay.yaml is exactly the defaults', () => {
+    expect(parseConfig(parseYaml(shippedYaml, 'relay.yaml'))).toEqual(defaultConfig());
+  });
+});
+
+describe('loading', () => {
+  it('layers defaults < file < env < --set, and freezes the result', () => {
+    const config = loadConfig({
+      file: null,
+      env: { RELAY_SERVER__PORT: '9000', RELAY_RELAY__ECHO: 'false', RELAY_METRICS__ENABLED: 'false' },
+      set: ['server.port=9001'],
+    });
+    expect(config.server.port).toBe(9001);
+    expect(config.relay.echo).toBe(false);
+    expect(config.metrics.enabled).toBe(false);
+    expect(Object.isFrozen(config.server)).toBe(true);
+    expect(() => {
+      (config.server as { port: number }).port = 1;
+    }).toThrow();
+  });
+
+  it('reads env values as YAML scalars and ignores RELAY_* names without a section separator', () => {
+    expect(envOverrides({ RELAY_HOME: '/x', RELAY_SERVER__HOST: '127.0.0.1', RELAY_LOG__LEVEL: 'debug', OTHER__X: '1' })).toEqual([
+      [['log', 'level'], 'debug', 'RELAY_LOG__LEVEL'],
+      [['server', 'host'], '127.0.0.1', 'RELAY_SERVER__HOST'],
+    ]);
+  });
+
+  it('names the variable or flag a bad value came from', () => {
+    expect(problems(() => loadConfig({ file: null, env: { RELAY_SERVER__PORT: '70000' } }))).toEqual([
+      'server.port: must be <= 65535 (from RELAY_SERVER__PORT)',
+    ]);
+    expect(problems(() => loadConfig({ file: null, env: { RELAY_SERVER__PROT: '1' } }))).toEqual([
+      'server.prot: unknown key (from RELAY_SERVER__PROT)',
+    ]);
+    expect(problems(() => loadConfig({ file: null, set: ['relay.rooms=maybe'] }))).toEqual([
+      'relay.rooms: must be a boolean (from --set relay.rooms)',
+    ]);
+    expect(problems(() => loadConfig({ file: null, set: ['nonsense'] }))).toEqual(['--set nonsense: expected key.path=value']);
+  });
+
+  it('treats an empty or comment-only file as all defaults, and rejects a non-mapping', () => {
+    expect(parseYaml('', 'f')).toEqual({});
+    expect(parseYaml('# nothing here\n', 'f')).toEqual({});
+    expect(problems(() => parseYaml('- a\n- b\n', 'f.yaml'))).toEqual([
+      'f.yaml: the top level must be a mapping of sections (server, relay, ...)',
+    ]);
+    expect(problems(() => parseYaml('a: 1\n---\nb: 2\n', 'f.yaml'))[0]).toContain('expected one YAML document');
+  });
+
+  it('points at the line and column of a YAML syntax error', () => {
+    expect(problems(() => parseYaml('server:\n  port: [1,\n  host: }\n', 'bad.yaml'))[0]).toMatch(/^bad\.yaml:3:\d+: YAML syntax error/);
+  });
+});
+
+describe('docs agree with the schema', () => {
+  it('the README embeds the generated config table', () => {
+    expect(readme).toContain(configTable());
+  });
+
+  it('config/relay.yaml mentions every key', () => {
+    for (const { key } of configReference()) {
+      const leaf = key.split('.').at(-1)!;
+      expect(shippedYaml, key).toMatch(new RegExp(`^\\s*${leaf}:`, 'm'));
+    }
+  });
+});

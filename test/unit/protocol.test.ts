@@ -1,0 +1,38 @@
+// Close classification and topic naming: pure rules the hub and the metrics rely on.
+import { describe, expect, it } from 'vitest';
+import { classifyClose, CloseCode, RELAY_TOPIC, topicFor, type CloseFacts } from '../../src/relay/protocol.js';
+
+const base: CloseFacts = { decided: null, code: 1006, message: '', bufferedBytes: 0, maxBackpressureBytes: 1024 };
+
+describe('classifyClose', () => {
+  it('keeps the reason the relay decided itself', () => {
+    expect(classifyClose({ ...base, decided: 'shutdown', code: 1001 })).toBe('shutdown');
+    expect(classifyClose({ ...base, decided: 'rate_limited', code: 1008 })).toBe('rate_limited');
+  });
+
+  it('a close frame from the client is client_close, 1011 is error', () => {
+    expect(classifyClose({ ...base, code: 1000 })).toBe('client_close');
+    expect(classifyClose({ ...base, code: 4000, message: 'bye' })).toBe('client_close');
+    expect(classifyClose({ ...base, code: CloseCode.internalError })).toBe('error');
+  });
+
+  it('tells a slow consumer from a TCP drop by the bytes still queued', () => {
+    expect(classifyClose({ ...base, bufferedBytes: 2048 })).toBe('slow_consumer');
+    expect(classifyClose({ ...base, bufferedBytes: 1024 })).toBe('slow_consumer');
+    expect(classifyClose({ ...base, bufferedBytes: 100 })).toBe('client_close');
+  });
+
+  it("maps uWS's own drop reasons", () => {
+    expect(classifyClose({ ...base, message: 'Received too big message' })).toBe('payload_too_big');
+    expect(classifyClose({ ...base, message: 'Received invalid UTF-8' })).toBe('invalid_utf8');
+    expect(classifyClose({ ...base, message: 'WebSocket timed out from inactivity' })).toBe('idle_timeout');
+    expect(classifyClose({ ...base, message: 'Received invalid opcode' })).toBe('protocol_error');
+  });
+});
+
+describe('topicFor', () => {
+  it('is the path with rooms on, the shared topic otherwise', () => {
+    expect(topicFor('/chat/a', true)).toBe('/chat/a');
+    expect(topicFor('/chat/a', false)).toBe(RELAY_TOPIC);
+  });
+});
