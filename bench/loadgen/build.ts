@@ -1,0 +1,16 @@
+// Compiles the C load generator with the machine's cc on first use (no toolchain beyond cc).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cachedBuild } from '../build-cache.js';
+import { run } from '../exec.js';
+
+const SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'loadgen.c');
+
+/** Path of the built load generator; throws with the compiler's output when cc fails. */
+export function buildLoadgen(): Promise<string> {
+  return cachedBuild('loadgen', '', [SOURCE], async (out) => {
+    const cc = process.env.CC ?? 'cc';
+    const result = await run(cc, ['-O2', '-Wall', '-Wextra', '-pthread', '-o', out, SOURCE]);
+    if (result.code !== 0) throw new Error(`building the load generator with ${cc} failed:\n${result.stderr}`);
+  });
+}

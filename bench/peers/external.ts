@@ -1,0 +1,11 @@
+// --url: measure a server someone else started. Only client-side numbers are available (no PID).
+import type { Peer, PeerInstance } from './types.js';
+
+export function externalPeer(url: string): Peer {
+  return {
+    name: 'url',
+    description: `already running server at ${url}`,
+    unavailable: () => Promise.resolve(/^ws:\/\/(127\.0\.0\.1|localhost):\d+/.test(url) ? null : 'only ws:// URLs on 127.0.0.1 are measured'),
+    start: (): Promise<PeerInstance> => Promise.resolve({ urls: [url], pids: [], close: () => Promise.resolve() }),
+  };
+}

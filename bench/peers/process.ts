@@ -1,0 +1,96 @@
+// Starts one server process on loopback, learns its port from its stdout, and stops it by PID.
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
+
+export interface ServerProcess {
+  readonly pid: number;
+  readonly port: number;
+  /** SIGTERM, then SIGKILL after `graceMs`; idempotent */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface ServerSpec {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /** `taskset -c` list, or null */
+  readonly cpus: string | null;
+  /** longest wait for the listening line (ms) */
+  readonly readyTimeoutMs?: number;
+}
+
+const KEPT_LINES = 20;
+
+/**
+ * The shell raises the soft fd limit to the hard one (5,000 connections need more than 1,024) and
+ * then execs, so the PID we hold is the server's own and /proc/PID measures the server alone.
+ */
+export function startServer(spec: ServerSpec): Promise<ServerProcess> {
+  const pinned = spec.cpus === null ? [spec.command, ...spec.args] : ['taskset', '-c', spec.cpus, spec.command, ...spec.args];
+  const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', ...pinned], {
+    cwd: spec.cwd,
+    env: { ...process.env, ...spec.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail: string[] = [];
+  const keep = (line: string): void => {
+    tail.push(line);
+    if (tail.length > KEPT_LINES) tail.shift();
+  };
+  // Both pipes are always drained: a server that logs per connection must never block on a full pipe.
+  readline.createInterface({ input: child.stderr }).on('line', keep);
+  const lines = readline.createInterface({ input: child.stdout });
+
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopping: Promise<void> | null = null;
+  const stop = (graceMs = 3000): Promise<void> => {
+    stopping ??= (async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    })();
+    return stopping;
+  };
+
+  return new Promise<ServerProcess>((resolve, reject) => {
+    let ready = false;
+    const failWith = (why: string): void => {
+      void stop(500);
+      reject(new Error(`${spec.name}: ${why}${tail.length ? `\n  last output:\n  ${tail.join('\n  ')}` : ''}`));
+    };
+    const timer = setTimeout(() => failWith('no listening line with ws_port'), spec.readyTimeoutMs ?? 15_000);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      failWith(err.message);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (!ready) failWith(`exited early (code ${code}, signal ${signal})`);
+    });
+    lines.on('line', (line) => {
+      keep(line);
+      const port = listeningPort(line);
+      if (ready || port === null || child.pid === undefined) return;
+      ready = true;
+      clearTimeout(timer);
+      resolve({ pid: child.pid, port, stop });
+    });
+  });
+}
+
+/** The relay logs pino JSON; the bench peers print the same shape. Any JSON line with a numeric ws_port counts. */
+function listeningPort(line: string): number | null {
+  if (!line.startsWith('{')) return null;
+  try {
+    const parsed: unknown = JSON.parse(line);
+    if (typeof parsed !== 'object' || parsed === null) return null;
+    const port = (parsed as Record<string, unknown>).ws_port;
+    return typeof port === 'number' && port > 0 ? port : null;
+  } catch {
+    return null;
+  }
+}

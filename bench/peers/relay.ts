@@ -1,0 +1,32 @@
+// This project, built, with its default config (metrics on), started through its CLI; only the
+// listeners move to loopback and free ports, through the documented env overrides.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT_DIR } from '../paths.js';
+import { startServer } from './process.js';
+import type { Peer, PeerInstance, StartOptions } from './types.js';
+
+const CLI = path.join(ROOT_DIR, 'dist', 'cli.js');
+const CONFIG = path.join(ROOT_DIR, 'config', 'relay.yaml');
+
+export const relay: Peer = {
+  name: 'relay',
+  description: 'this project: node dist/cli.js --config-file config/relay.yaml',
+  unavailable: () => Promise.resolve(existsSync(CLI) ? null : 'dist/cli.js missing (run npm run build)'),
+  async start(options: StartOptions): Promise<PeerInstance> {
+    const server = await startServer({
+      name: 'relay',
+      command: process.execPath,
+      args: [CLI, '--config-file', CONFIG],
+      cwd: ROOT_DIR,
+      cpus: options.cpus,
+      env: {
+        RELAY_SERVER__HOST: '127.0.0.1',
+        RELAY_SERVER__PORT: '0',
+        RELAY_METRICS__HOST: '127.0.0.1',
+        RELAY_METRICS__PORT: '0',
+      },
+    });
+    return { urls: [`ws://127.0.0.1:${server.port}/`], pids: [server.pid], close: () => server.stop() };
+  },
+};

@@ -1,0 +1,25 @@
+// What the bench needs from a server under test. A peer may be several processes (a cluster) with
+// subscribers spread over several URLs; the load generator assigns connections round-robin.
+
+export interface PeerInstance {
+  /** ws:// URLs on loopback; subscriber i connects to urls[i % urls.length] */
+  readonly urls: readonly string[];
+  /** processes whose CPU and RSS count as the server's; empty when measuring an external server */
+  readonly pids: readonly number[];
+  /** stops every process; safe to call more than once */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** `taskset -c` list for the server processes, or null to leave them unpinned */
+  readonly cpus: string | null;
+}
+
+export interface Peer {
+  readonly name: string;
+  readonly description: string;
+  /** null when the peer can run here, otherwise why not (it is then skipped with this note) */
+  unavailable(): Promise<string | null>;
+  /** starts a fresh instance and resolves once it listens */
+  start(options: StartOptions): Promise<PeerInstance>;
+}

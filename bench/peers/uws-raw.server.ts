@@ -1,0 +1,32 @@
+// The ceiling: a bare uWS fan-out relay (subscribe in open, app.publish in message, nothing else).
+// Limits match the relay's defaults so the two differ only by what the relay adds on top.
+import { createRequire } from 'node:module';
+import type * as Uws from 'uWebSockets.js';
+
+const uws = createRequire(import.meta.url)('uWebSockets.js') as typeof Uws;
+const TOPIC = 'all';
+
+const app = uws.App().ws('/*', {
+  maxPayloadLength: 64 * 1024,
+  maxBackpressure: 1024 * 1024,
+  idleTimeout: 120,
+  open: (ws) => {
+    ws.subscribe(TOPIC);
+  },
+  // The message ArrayBuffer dies when this callback returns; publish copies it before then.
+  message: (_ws, message, isBinary) => {
+    app.publish(TOPIC, message, isBinary);
+  },
+});
+
+app.listen('127.0.0.1', 0, (token) => {
+  if (!token) {
+    console.error('uws-raw: listen failed');
+    process.exit(1);
+  }
+  console.log(JSON.stringify({ msg: 'peer listening', ws_port: uws.us_socket_local_port(token) }));
+  process.once('SIGTERM', () => {
+    uws.us_listen_socket_close(token);
+    process.exit(0);
+  });
+});

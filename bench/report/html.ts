@@ -1,0 +1,65 @@
+// The self-contained HTML report: machine, targets, the table, and per-scenario charts.
+import type { Machine } from '../machine.js';
+import type { Scenario } from '../scenarios.js';
+import type { PeerSummary, Ratio } from '../summary.js';
+import type { Target } from '../targets.js';
+import { escapeXml, latencyChart, throughputChart } from './svg.js';
+import { describe, rows } from './table.js';
+
+export interface HtmlInput {
+  readonly title: string;
+  readonly startedAt: string;
+  readonly machine: Machine;
+  readonly notes: readonly string[];
+  readonly scenarios: readonly Scenario[];
+  readonly summaries: readonly PeerSummary[];
+  readonly ratios: readonly Ratio[];
+  readonly targets: readonly Target[];
+}
+
+const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
+table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
+td:nth-child(-n+2),th{text-align:left}.flag{color:#b00}.met{color:#070}.miss{color:#b00}
+.charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}h2{margin-top:28px}code{background:#f4f4f4;padding:0 3px}`;
+
+const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'server µs/delivery', 'KiB/conn', 'client CPU %', 'relay ×', 'flags'];
+
+function table(header: readonly string[], body: readonly (readonly string[])[]): string {
+  const head = `<tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>`;
+  const trs = body.map((r) => `<tr>${r.map((c, i) => `<td${i === r.length - 1 && c ? ' class="flag"' : ''}>${escapeXml(c)}</td>`).join('')}</tr>`);
+  return `<table>${head}${trs.join('')}</table>`;
+}
+
+export function renderHtml(input: HtmlInput): string {
+  const m = input.machine;
+  const machineRows: [string, string][] = [
+    ['CPU', `${m.cpuModel} × ${m.cores}`],
+    ['kernel', m.kernel],
+    ['Node', m.node],
+    ['git commit', `${m.gitCommit}${m.gitDirty ? ' (with uncommitted changes)' : ''}`],
+    ['pinning', m.pinning],
+  ];
+  const targets = input.targets.map((t) => {
+    const verdict = t.met === null ? '<span>n/a</span>' : t.met ? '<span class="met">met</span>' : '<span class="miss">missed</span>';
+    return `<li>${verdict} <b>${escapeXml(t.name)}</b>: wanted ${escapeXml(t.wanted)}; measured ${escapeXml(t.measured)}</li>`;
+  });
+  const charts = input.scenarios.map((s) => {
+    const peers = input.summaries.filter((p) => p.scenario === s.name);
+    return `<h3>${escapeXml(s.name)}</h3><p>${escapeXml(describe(s))}</p><div class="charts">${throughputChart('deliveries/s (median, min–max)', peers)}${latencyChart('latency by percentile (median)', peers)}</div>`;
+  });
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(input.title)}</title><style>${STYLE}</style></head><body>
+<h1>${escapeXml(input.title)}</h1>
+<p>Run started ${escapeXml(input.startedAt)}.</p>
+${table(['machine', ''], machineRows)}
+${input.notes.length ? `<ul>${input.notes.map((n) => `<li>${escapeXml(n)}</li>`).join('')}</ul>` : ''}
+<h2>Targets (reported, not asserted)</h2><ul>${targets.join('')}</ul>
+<h2>Results</h2>
+<p>Medians over repeats, [min–max] when they differ. <code>relay ×</code> is relay deliveries/s divided by the peer's, paired within each round.
+Fixed-rate latency is measured from the intended send time, so a stalled server cannot hide its delay.</p>
+${table(HEADER, rows(input.summaries, input.ratios))}
+<h2>Charts</h2>
+${charts.join('\n')}
+</body></html>
+`;
+}

@@ -1,0 +1,66 @@
+// The terminal report: one row per scenario and peer, then the targets.
+import type { Scenario } from '../scenarios.js';
+import type { PeerSummary, Ratio } from '../summary.js';
+import type { Target } from '../targets.js';
+import { count, fixed, micros, withSpread } from './format.js';
+
+const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'srv µs/deliv', 'KiB/conn', 'client CPU%', 'relay ×', 'flags'];
+
+export function flags(s: PeerSummary): string {
+  const out: string[] = [];
+  if (s.failed) out.push(`FAILED ${s.failed}/${s.trials}`);
+  if (s.lost || s.duplicated || s.outOfOrder || s.malformed) out.push('LOSS');
+  if (s.saturatedTrials) out.push(`LOADGEN-SATURATED ${s.saturatedTrials}/${s.trials}`);
+  return out.join(' ');
+}
+
+export function rows(summaries: readonly PeerSummary[], ratios: readonly Ratio[]): string[][] {
+  return summaries.map((s) => {
+    const r = ratios.find((x) => x.scenario === s.scenario && x.peer === s.peer);
+    return [
+      s.scenario,
+      s.peer,
+      withSpread(s.deliveriesPerS, count),
+      withSpread(s.p50Us, micros),
+      withSpread(s.p90Us, micros),
+      withSpread(s.p99Us, micros),
+      withSpread(s.p999Us, micros),
+      withSpread(s.maxUs, micros),
+      `${s.lost}/${s.duplicated}/${s.outOfOrder}${s.malformed ? ` bad ${s.malformed}` : ''}`,
+      withSpread(s.serverCpuUsPerDelivery, fixed(3)),
+      withSpread(s.kibPerConnection, fixed(2)),
+      withSpread(s.clientCpuPct, fixed(0)),
+      s.peer === 'relay' ? '1' : withSpread(r?.throughput ?? null, fixed(2)),
+      flags(s),
+    ];
+  });
+}
+
+/** Plain-text table with columns padded to their widest cell. */
+export function renderTable(header: readonly string[], body: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+export function renderReport(scenarios: readonly Scenario[], summaries: readonly PeerSummary[], ratios: readonly Ratio[], targets: readonly Target[]): string {
+  const parts = [renderTable(HEADER, rows(summaries, ratios))];
+  parts.push(
+    '',
+    'relay × = relay deliveries/s ÷ peer deliveries/s, paired within each round; latency is from the intended send time at fixed rate.',
+    `scenarios: ${scenarios.map((s) => `${s.name} (${describe(s)})`).join('; ')}`,
+  );
+  const errors = summaries.flatMap((s) => s.errors.map((e) => `  ${s.scenario} / ${s.peer}: ${e}`));
+  if (errors.length) parts.push('', 'errors:', ...errors);
+  parts.push('', 'targets (reported, not asserted):');
+  for (const t of targets) {
+    const verdict = t.met === null ? 'n/a ' : t.met ? 'met ' : 'MISS';
+    parts.push(`  [${verdict}] ${t.name}: wanted ${t.wanted}; measured ${t.measured}`);
+  }
+  return parts.join('\n');
+}
+
+export function describe(s: Scenario): string {
+  const load = s.mode === 'fixed' ? `${s.rateMsgsPerS} msg/s` : `${s.inflight} in flight`;
+  return `${s.mode}, ${s.subscribers} subs, ${s.publishers} pub, ${s.payloadBytes} B ${s.text ? 'text' : 'binary'}, ${load}, ${s.measureS}s`;
+}

@@ -1,0 +1,102 @@
+// Bench entry point (npm run bench): the only file that reads argv, writes results and sets the exit code.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { planCpus } from './cpus.js';
+import { buildLoadgen } from './loadgen/build.js';
+import { describeMachine } from './machine.js';
+import { PEERS, selectPeers } from './peers/catalog.js';
+import { externalPeer } from './peers/external.js';
+import type { Peer } from './peers/types.js';
+import { checkFiles, checkTrials } from './quick-checks.js';
+import { renderHtml } from './report/html.js';
+import { describe, renderReport } from './report/table.js';
+import { ALL, selectScenarios } from './scenarios.js';
+import { RESULTS_DIR } from './paths.js';
+import { runSuite } from './suite.js';
+import { ratios, summarize } from './summary.js';
+import { evaluateTargets } from './targets.js';
+
+/** Exit codes: 0 done, 1 harness failure (quick checks, or nothing could run), 2 bad usage. */
+const EXIT_HARNESS = 1;
+const EXIT_USAGE = 2;
+
+async function main(): Promise<number> {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('npm run bench --')
+    .option('scenario', { type: 'string', describe: 'comma list of scenario names, or default | all | quick' })
+    .option('repeat', { type: 'number', describe: 'rounds per scenario (default 3, 1 with --quick)' })
+    .option('peers', { type: 'string', default: PEERS.map((p) => p.name).join(','), describe: 'comma list of peers' })
+    .option('url', { type: 'string', describe: 'measure an already running server at ws://127.0.0.1:PORT/ instead of starting peers' })
+    .option('quick', { type: 'boolean', default: false, describe: 'tiny runs that check the harness; exits 1 on a harness failure' })
+    .option('out', { type: 'string', default: RESULTS_DIR, describe: 'directory for the JSON and HTML results' })
+    .option('list', { type: 'boolean', default: false, describe: 'list the scenarios and exit' })
+    .strict()
+    .parseAsync();
+
+  if (argv.list) {
+    for (const s of ALL) console.log(`${s.name.padEnd(22)} ${describe(s)}`);
+    return 0;
+  }
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const repeat = argv.repeat ?? (argv.quick ? 1 : 3);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 50) throw new UsageError('--repeat must be an integer from 1 to 50');
+  const scenarios = selectScenarios(argv.scenario ?? (argv.quick ? 'quick' : 'default'));
+  const requested: Peer[] = argv.url ? [externalPeer(argv.url)] : selectPeers(argv.peers);
+
+  const notes: string[] = [];
+  const peers: Peer[] = [];
+  for (const peer of requested) {
+    const why = await peer.unavailable();
+    if (why === null) peers.push(peer);
+    else notes.push(`${peer.name} not run: ${why}`);
+  }
+  notes.forEach((n) => log(n));
+  const cpus = await planCpus();
+  notes.push(cpus.note);
+  log(cpus.note);
+  const loadgen = await buildLoadgen();
+  const machine = await describeMachine(cpus.note);
+  const startedAt = new Date().toISOString();
+
+  const trials = peers.length ? await runSuite({ scenarios, peers, repeat, loadgen, cpus, log }) : [];
+  const summaries = summarize(trials);
+  const ratioList = ratios(trials);
+  const targets = evaluateTargets(scenarios, summaries, ratioList);
+  console.log(renderReport(scenarios, summaries, ratioList, targets));
+  if (notes.length) console.log(`\nnotes:\n${notes.map((n) => `  ${n}`).join('\n')}`);
+
+  mkdirSync(argv.out, { recursive: true });
+  const stamp = startedAt.replace(/[:.]/g, '-');
+  const jsonPath = path.join(argv.out, `${argv.quick ? 'quick-' : ''}${stamp}.json`);
+  const htmlPath = path.join(argv.out, `${argv.quick ? 'quick-' : ''}${stamp}.html`);
+  const document = { version: 1, startedAt, machine, options: { repeat, quick: argv.quick, url: argv.url ?? null }, notes, scenarios, trials, summaries, ratios: ratioList, targets };
+  writeFileSync(jsonPath, `${JSON.stringify(document, null, 2)}\n`);
+  writeFileSync(htmlPath, renderHtml({ title: 'websocket-relay fan-out bench', startedAt, machine, notes, scenarios, summaries, ratios: ratioList, targets }));
+  console.log(`\nresults: ${path.relative(process.cwd(), jsonPath)}\nreport:  ${path.relative(process.cwd(), htmlPath)}`);
+
+  if (!argv.quick) return trials.length ? 0 : EXIT_HARNESS;
+  const problems = [...checkTrials(trials), ...checkFiles(jsonPath, htmlPath, trials.length)];
+  if (problems.length) {
+    console.log(`\nquick check FAILED:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    return EXIT_HARNESS;
+  }
+  console.log(`\nquick check passed: ${trials.length} runs, every message delivered once and in order, JSON and HTML well-formed`);
+  return 0;
+}
+
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const usage = err instanceof UsageError || (err instanceof Error && /^unknown (scenario|peer)/.test(err.message));
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = usage ? EXIT_USAGE : EXIT_HARNESS;
+  },
+);

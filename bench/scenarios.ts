@@ -1,0 +1,105 @@
+// Bench scenarios as data: the full grid, the default suite drawn from it, and the quick harness check.
+
+/** `fixed`: open loop at a set rate, latency from the intended send time. `max`: closed loop, bounded in flight. */
+export type Mode = 'fixed' | 'max';
+
+export interface Scenario {
+  readonly name: string;
+  /** connections; the first `publishers` of them also publish, and every one receives every message */
+  readonly subscribers: number;
+  readonly publishers: number;
+  readonly payloadBytes: number;
+  readonly mode: Mode;
+  /** text frames (hex header) instead of binary, to check that text stays text */
+  readonly text: boolean;
+  /** fixed mode: messages per second over all publishers */
+  readonly rateMsgsPerS: number;
+  /** max mode: messages not yet delivered to every subscriber, over all publishers */
+  readonly inflight: number;
+  /** seconds of traffic before measuring starts (JIT, TCP windows) */
+  readonly warmupS: number;
+  /** seconds of traffic that are measured */
+  readonly measureS: number;
+}
+
+const SUBSCRIBERS = [100, 1000, 5000] as const;
+const PUBLISHERS = [1, 10] as const;
+const PAYLOADS = [64, 1024, 16 * 1024] as const;
+const MODES: readonly Mode[] = ['fixed', 'max'];
+
+/**
+ * Fixed-rate load in deliveries per second: low enough that `ws` and `gorilla` keep up on one core,
+ * so the comparison is of latency, not of queueing behind a saturated server.
+ */
+const FIXED_DELIVERIES_PER_S = 40_000;
+const FIXED_BYTES_PER_S = 80 * 1024 * 1024;
+
+/**
+ * Bytes a subscriber may have queued in max mode. The relay disconnects a client past
+ * max_backpressure_bytes (1 MiB by default), so the closed loop stays well below it.
+ */
+const INFLIGHT_BYTES_PER_SUBSCRIBER = 256 * 1024;
+const MAX_INFLIGHT = 32;
+
+function label(n: number): string {
+  if (n >= 1000 && n % 1000 === 0) return `${n / 1000}k`;
+  return String(n);
+}
+
+function payloadLabel(bytes: number): string {
+  return bytes >= 1024 ? `${bytes / 1024}kib` : `${bytes}b`;
+}
+
+/** Builds one grid scenario; its name encodes every dimension, e.g. `max-1k-1p-64b`. */
+export function gridScenario(mode: Mode, subscribers: number, publishers: number, payloadBytes: number): Scenario {
+  const deliveriesPerS = Math.min(FIXED_DELIVERIES_PER_S, FIXED_BYTES_PER_S / payloadBytes);
+  return {
+    name: `${mode}-${label(subscribers)}-${publishers}p-${payloadLabel(payloadBytes)}`,
+    subscribers,
+    publishers,
+    payloadBytes,
+    mode,
+    text: false,
+    rateMsgsPerS: Math.max(publishers, Math.round(deliveriesPerS / subscribers)),
+    inflight: Math.max(publishers, Math.min(MAX_INFLIGHT, Math.floor(INFLIGHT_BYTES_PER_SUBSCRIBER / (payloadBytes + 14)))),
+    warmupS: 0.5,
+    measureS: mode === 'fixed' ? 3 : 2,
+  };
+}
+
+export const GRID: readonly Scenario[] = MODES.flatMap((mode) =>
+  SUBSCRIBERS.flatMap((subs) => PUBLISHERS.flatMap((pubs) => PAYLOADS.map((bytes) => gridScenario(mode, subs, pubs, bytes)))),
+);
+
+/** Tiny runs that check the harness (delivery, loss accounting, text and binary), never timing. */
+export const QUICK: readonly Scenario[] = [
+  { ...gridScenario('fixed', 20, 2, 64), name: 'quick-fixed-text', text: true, rateMsgsPerS: 200, warmupS: 0.2, measureS: 0.5 },
+  { ...gridScenario('max', 20, 2, 1024), name: 'quick-max-binary', warmupS: 0.2, measureS: 0.5 },
+];
+
+/**
+ * The default suite, a few minutes with four peers and three repeats: the issue's throughput target
+ * (max, 1,000 and 5,000 subscribers, 64 B, which also gives idle memory at 5,000 connections) and
+ * fixed-rate latency at small and large payloads.
+ */
+export const DEFAULT_SUITE: readonly string[] = ['max-1k-1p-64b', 'max-5k-1p-64b', 'fixed-1k-10p-1kib', 'fixed-100-1p-16kib'];
+
+export const ALL: readonly Scenario[] = [...GRID, ...QUICK];
+
+/** Resolves `default`, `all`, `quick` or a comma list of names; throws on an unknown name. */
+export function selectScenarios(spec: string): Scenario[] {
+  const out: Scenario[] = [];
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (part === 'all') out.push(...GRID);
+    else if (part === 'quick') out.push(...QUICK);
+    else if (part === 'default') out.push(...DEFAULT_SUITE.map(byName));
+    else out.push(byName(part));
+  }
+  return out;
+}
+
+function byName(name: string): Scenario {
+  const found = ALL.find((s) => s.name === name);
+  if (!found) throw new Error(`unknown scenario "${name}" (see --list)`);
+  return found;
+}

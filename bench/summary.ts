@@ -1,0 +1,107 @@
+// Turns trials into medians with min–max spread, ratios against `relay` paired within each round,
+// and the issue's targets with the values measured. Pure: no I/O.
+import type { Trial } from './trial.js';
+
+export interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly n: number;
+}
+
+export interface PeerSummary {
+  readonly scenario: string;
+  readonly peer: string;
+  readonly trials: number;
+  readonly failed: number;
+  readonly deliveriesPerS: Spread | null;
+  readonly p50Us: Spread | null;
+  readonly p90Us: Spread | null;
+  readonly p99Us: Spread | null;
+  readonly p999Us: Spread | null;
+  readonly maxUs: Spread | null;
+  readonly serverCpuUsPerDelivery: Spread | null;
+  readonly kibPerConnection: Spread | null;
+  readonly clientCpuPct: Spread | null;
+  /** summed over trials, so a single lost message shows */
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly outOfOrder: number;
+  readonly malformed: number;
+  readonly saturatedTrials: number;
+  readonly errors: readonly string[];
+}
+
+export interface Ratio {
+  readonly scenario: string;
+  readonly peer: string;
+  /** relay deliveries/s ÷ peer deliveries/s, per round */
+  readonly throughput: Spread | null;
+  /** peer p99 ÷ relay p99, per round (> 1: relay is faster) */
+  readonly p99: Spread | null;
+}
+
+export function spread(values: readonly number[]): Spread | null {
+  const finite = values.filter((v) => Number.isFinite(v));
+  if (finite.length === 0) return null;
+  const sorted = [...finite].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number, n: sorted.length };
+}
+
+function over(trials: readonly Trial[], pick: (t: Trial) => number | null): Spread | null {
+  return spread(trials.filter((t) => t.ok).map(pick).filter((v): v is number => v !== null));
+}
+
+export function summarize(trials: readonly Trial[]): PeerSummary[] {
+  const keys = [...new Set(trials.map((t) => `${t.scenario}\u0000${t.peer}`))];
+  return keys.map((key) => {
+    const [scenario = '', peer = ''] = key.split('\u0000');
+    const mine = trials.filter((t) => t.scenario === scenario && t.peer === peer);
+    const total = (pick: (t: Trial) => number): number => mine.reduce((acc, t) => acc + pick(t), 0);
+    return {
+      scenario,
+      peer,
+      trials: mine.length,
+      failed: mine.filter((t) => !t.ok).length,
+      deliveriesPerS: over(mine, (t) => t.deliveriesPerS),
+      p50Us: over(mine, (t) => t.latencyUs.p50),
+      p90Us: over(mine, (t) => t.latencyUs.p90),
+      p99Us: over(mine, (t) => t.latencyUs.p99),
+      p999Us: over(mine, (t) => t.latencyUs.p999),
+      maxUs: over(mine, (t) => t.latencyUs.max),
+      serverCpuUsPerDelivery: over(mine, (t) => t.serverCpuUsPerDelivery),
+      kibPerConnection: over(mine, (t) => t.kibPerConnection),
+      clientCpuPct: over(mine, (t) => t.clientCpuPct),
+      lost: total((t) => t.lost),
+      duplicated: total((t) => t.duplicated),
+      outOfOrder: total((t) => t.outOfOrder),
+      malformed: total((t) => t.malformed),
+      saturatedTrials: mine.filter((t) => t.loadgenSaturated).length,
+      errors: [...new Set(mine.map((t) => t.error).filter((e): e is string => e !== null))],
+    };
+  });
+}
+
+/** Ratios of each peer against `relay`, each computed from two trials of the same round. */
+export function ratios(trials: readonly Trial[], reference = 'relay'): Ratio[] {
+  const out: Ratio[] = [];
+  const scenarios = [...new Set(trials.map((t) => t.scenario))];
+  for (const scenario of scenarios) {
+    const inScenario = trials.filter((t) => t.scenario === scenario && t.ok);
+    const peers = [...new Set(inScenario.map((t) => t.peer))].filter((p) => p !== reference);
+    for (const peer of peers) {
+      const throughput: number[] = [];
+      const p99: number[] = [];
+      for (const other of inScenario.filter((t) => t.peer === peer)) {
+        const ref = inScenario.find((t) => t.peer === reference && t.round === other.round);
+        if (!ref) continue;
+        if (other.deliveriesPerS > 0) throughput.push(ref.deliveriesPerS / other.deliveriesPerS);
+        if (ref.latencyUs.p99 > 0) p99.push(other.latencyUs.p99 / ref.latencyUs.p99);
+      }
+      if (throughput.length || p99.length) out.push({ scenario, peer, throughput: spread(throughput), p99: spread(p99) });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+// The issue's targets, reported with what was measured; never asserted (timing on a shared machine
+// is data, not a test).
+import type { Scenario } from './scenarios.js';
+import type { PeerSummary, Ratio } from './summary.js';
+
+export interface Target {
+  readonly name: string;
+  readonly wanted: string;
+  /** what this run measured, or why it could not */
+  readonly measured: string;
+  /** null when the run did not include what the target needs */
+  readonly met: boolean | null;
+}
+
+const fmt = (v: number, digits = 2): string => v.toFixed(digits);
+
+export function evaluateTargets(scenarios: readonly Scenario[], summaries: readonly PeerSummary[], ratios: readonly Ratio[]): Target[] {
+  const byName = new Map(scenarios.map((s) => [s.name, s]));
+  const ratio = (scenario: string, peer: string): Ratio | undefined => ratios.find((r) => r.scenario === scenario && r.peer === peer);
+  const targets: Target[] = [];
+
+  const ceiling = ratio('max-1k-1p-64b', 'uws-raw')?.throughput;
+  targets.push({
+    name: 'relay vs uws-raw, max rate, 1,000 subscribers, 64 B',
+    wanted: '>= 95% of uws-raw deliveries/s',
+    measured: ceiling ? `${fmt(100 / ceiling.median, 1)}% (rounds: ${fmt(100 / ceiling.max, 1)}–${fmt(100 / ceiling.min, 1)}%)` : 'not run (needs max-1k-1p-64b with relay and uws-raw)',
+    met: ceiling ? 1 / ceiling.median >= 0.95 : null,
+  });
+
+  const bigMax = scenarios.filter((s) => s.mode === 'max' && (s.subscribers === 1000 || s.subscribers === 5000)).map((s) => s.name);
+  for (const peer of ['ws', 'gorilla']) {
+    const found = bigMax.map((name) => ({ name, r: ratio(name, peer)?.throughput })).filter((x) => x.r);
+    targets.push({
+      name: `relay vs ${peer}, max rate, 1,000 and 5,000 subscribers`,
+      wanted: `>= 5x ${peer} deliveries/s in every such scenario`,
+      measured: found.length ? found.map((x) => `${x.name}: ${fmt(x.r?.median ?? 0)}x`).join(', ') : `not run (needs a max scenario at 1k/5k with relay and ${peer})`,
+      met: found.length ? found.every((x) => (x.r?.median ?? 0) >= 5) : null,
+    });
+  }
+
+  const fixed = scenarios.filter((s) => s.mode === 'fixed').map((s) => s.name);
+  for (const peer of ['ws', 'gorilla']) {
+    const found = fixed.map((name) => ({ name, r: ratio(name, peer)?.p99 })).filter((x) => x.r);
+    targets.push({
+      name: `relay p99 vs ${peer}, fixed rate`,
+      wanted: `lower p99 than ${peer} in every fixed-rate scenario`,
+      measured: found.length ? found.map((x) => `${x.name}: ${peer} p99 = ${fmt(x.r?.median ?? 0)}x relay's`).join(', ') : `not run (needs a fixed scenario with relay and ${peer})`,
+      met: found.length ? found.every((x) => (x.r?.median ?? 0) > 1) : null,
+    });
+  }
+
+  const memory = summaries.find((s) => s.peer === 'relay' && byName.get(s.scenario)?.subscribers === 5000 && s.kibPerConnection);
+  targets.push({
+    name: 'relay memory at 5,000 idle connections',
+    wanted: '< 2 KiB per connection above baseline RSS',
+    measured: memory?.kibPerConnection
+      ? `${fmt(memory.kibPerConnection.median)} KiB/conn (${fmt(memory.kibPerConnection.min)}–${fmt(memory.kibPerConnection.max)}, ${memory.scenario})`
+      : 'not run (needs a 5,000-subscriber scenario with relay)',
+    met: memory?.kibPerConnection ? memory.kibPerConnection.median < 2 : null,
+  });
+  return targets;
+}

@@ -1,0 +1,179 @@
+// One trial: a fresh peer, its baseline and idle memory, one load generator run, its CPU, then stop.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CpuPlan } from './cpus.js';
+import { runLoadgen } from './loadgen/client.js';
+import type { LoadgenResult } from './loadgen/client.js';
+import type { Peer } from './peers/types.js';
+import { cpuTicks, rssKiB, sum } from './proc.js';
+import type { Scenario } from './scenarios.js';
+
+export interface LatencyUs {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
+
+export interface Trial {
+  readonly scenario: string;
+  readonly peer: string;
+  /** 0-based repeat round; ratios pair trials of the same round */
+  readonly round: number;
+  /** position of this peer within its round (orders rotate between rounds) */
+  readonly position: number;
+  readonly ok: boolean;
+  readonly error: string | null;
+  readonly deliveriesPerS: number;
+  readonly latencyUs: LatencyUs;
+  readonly sent: number;
+  readonly expected: number;
+  readonly delivered: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly outOfOrder: number;
+  /** wrong opcode, wrong length, unparsable header or protocol error */
+  readonly malformed: number;
+  readonly disconnects: number;
+  /** server CPU (user + system) per delivery during traffic, µs; null without a PID */
+  readonly serverCpuUsPerDelivery: number | null;
+  /** server CPU during traffic, % of one core */
+  readonly serverCpuPct: number | null;
+  readonly baselineRssKiB: number | null;
+  readonly idleRssKiB: number | null;
+  /** (idle RSS with every connection open - baseline RSS) / connections */
+  readonly kibPerConnection: number | null;
+  /** load generator CPU during traffic, % of one core */
+  readonly clientCpuPct: number;
+  readonly clientThreads: number;
+  readonly loadgenSaturated: boolean;
+  readonly stalled: boolean;
+  readonly connectMs: number;
+}
+
+/**
+ * A newly accepted connection's memory is not all allocated by the time the handshake completes
+ * (gorilla registers through a channel, V8 allocates lazily), so idle RSS is read after a pause.
+ */
+const IDLE_SETTLE_MS = 400;
+const BASELINE_SETTLE_MS = 300;
+
+export interface TrialInput {
+  readonly scenario: Scenario;
+  readonly peer: Peer;
+  readonly round: number;
+  readonly position: number;
+  readonly loadgen: string;
+  readonly cpus: CpuPlan;
+}
+
+/** Never throws for a failing peer: the failure is recorded in the trial so the suite goes on. */
+export async function runTrial(input: TrialInput): Promise<Trial> {
+  const { scenario, peer, cpus } = input;
+  const base = { scenario: scenario.name, peer: peer.name, round: input.round, position: input.position };
+  let instance;
+  try {
+    instance = await peer.start({ cpus: cpus.server });
+  } catch (err) {
+    return failed(base, `start: ${(err as Error).message}`);
+  }
+  const pids = instance.pids;
+  try {
+    await sleep(BASELINE_SETTLE_MS);
+    const baselineRss = pids.length ? sum(pids, rssKiB) : null;
+    let idleRss: number | null = null;
+    let ticksAtGo = 0;
+    let goAt = 0;
+    const result = await runLoadgen({
+      binary: input.loadgen,
+      urls: instance.urls,
+      scenario,
+      threads: cpus.loadgenThreads,
+      cpus: cpus.loadgen,
+      onConnected: async () => {
+        await sleep(IDLE_SETTLE_MS);
+        if (pids.length) {
+          idleRss = sum(pids, rssKiB);
+          ticksAtGo = sum(pids, cpuTicks);
+        }
+        goAt = performance.now();
+      },
+    });
+    const ticks = pids.length ? sum(pids, cpuTicks) - ticksAtGo : null;
+    const trafficS = (performance.now() - goAt) / 1000;
+    return fromResult(base, result, { baselineRss, idleRss, ticks, trafficS, clockTicks: cpus.clockTicks });
+  } catch (err) {
+    return failed(base, (err as Error).message);
+  } finally {
+    await instance.close();
+  }
+}
+
+interface ServerSide {
+  readonly baselineRss: number | null;
+  readonly idleRss: number | null;
+  readonly ticks: number | null;
+  readonly trafficS: number;
+  readonly clockTicks: number;
+}
+
+type TrialBase = Pick<Trial, 'scenario' | 'peer' | 'round' | 'position'>;
+
+function fromResult(base: TrialBase, r: LoadgenResult, server: ServerSide): Trial {
+  const cpuS = server.ticks === null ? null : server.ticks / server.clockTicks;
+  const us = (ns: number): number => ns / 1000;
+  const problems = [r.error, r.stalled ? 'stalled: in-flight messages stopped completing' : null].filter((p): p is string => p !== null);
+  return {
+    ...base,
+    ok: r.ok && !r.stalled,
+    error: problems.length ? problems.join('; ') : null,
+    deliveriesPerS: r.deliveries_per_s,
+    latencyUs: { p50: us(r.latency_ns.p50), p90: us(r.latency_ns.p90), p99: us(r.latency_ns.p99), p999: us(r.latency_ns.p999), max: us(r.latency_ns.max) },
+    sent: r.sent,
+    expected: r.expected,
+    delivered: r.delivered,
+    lost: r.lost,
+    duplicated: r.dup,
+    outOfOrder: r.ooo,
+    malformed: r.bad,
+    disconnects: r.disconnects,
+    serverCpuUsPerDelivery: cpuS === null || r.delivered === 0 ? null : (cpuS * 1e6) / r.delivered,
+    serverCpuPct: cpuS === null || server.trafficS <= 0 ? null : (100 * cpuS) / server.trafficS,
+    baselineRssKiB: server.baselineRss,
+    idleRssKiB: server.idleRss,
+    kibPerConnection: server.baselineRss === null || server.idleRss === null ? null : (server.idleRss - server.baselineRss) / r.subs,
+    clientCpuPct: r.cpu_pct,
+    clientThreads: r.threads,
+    loadgenSaturated: r.saturated,
+    stalled: r.stalled,
+    connectMs: r.connect_ms,
+  };
+}
+
+function failed(base: TrialBase, error: string): Trial {
+  return {
+    ...base,
+    ok: false,
+    error,
+    deliveriesPerS: 0,
+    latencyUs: { p50: 0, p90: 0, p99: 0, p999: 0, max: 0 },
+    sent: 0,
+    expected: 0,
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+    malformed: 0,
+    disconnects: 0,
+    serverCpuUsPerDelivery: null,
+    serverCpuPct: null,
+    baselineRssKiB: null,
+    idleRssKiB: null,
+    kibPerConnection: null,
+    clientCpuPct: 0,
+    clientThreads: 0,
+    loadgenSaturated: false,
+    stalled: false,
+    connectMs: 0,
+  };
+}
