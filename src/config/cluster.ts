@@ -1,7 +1,10 @@
 // Config section `cluster:` (several relay instances acting as one, over a Redis pub/sub backplane).
 import { z } from 'zod';
 
-/** True for redis://host[:port][/db] and rediss://… (TLS), the forms ioredis connects to. */
+/**
+ * True for redis://[user:password@]host[:port][/db] and rediss://… (TLS). The only query parameter allowed is
+ * family=4|6: ioredis reads every other one as a client option, which could silently undo the backplane's own.
+ */
 export function isRedisUrl(value: string): boolean {
   let url: URL;
   try {
@@ -10,14 +13,15 @@ export function isRedisUrl(value: string): boolean {
     return false;
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return false;
-  if (url.hostname === '') return false;
+  if (url.hostname === '' || url.hash !== '') return false;
+  for (const [key, v] of url.searchParams) if (key !== 'family' || (v !== '4' && v !== '6')) return false;
   return url.pathname === '' || url.pathname === '/' || /^\/\d{1,2}$/.test(url.pathname);
 }
 
 const redis = z.strictObject({
   url: z
     .string()
-    .refine(isRedisUrl, { message: 'must be a redis:// or rediss:// URL (redis://[user:password@]host[:port][/db]), e.g. redis://127.0.0.1:6379' })
+    .refine(isRedisUrl, { message: 'must be a redis:// or rediss:// URL: redis://[user:password@]host[:port][/db][?family=4|6], e.g. redis://127.0.0.1:6379' })
     .default('redis://127.0.0.1:6379')
     .describe('Redis server for the backplane; rediss:// uses TLS; credentials and the db number go in the URL'),
   channel_prefix: z

@@ -18,7 +18,9 @@ async function instance(url: string, overrides: ConfigInput = {}): Promise<TestR
 
 async function client(url: string): Promise<TestClient> {
   const c = new TestClient(url);
-  onTestFinished(() => c.terminate());
+  onTestFinished(async () => {
+    await c.terminate();
+  });
   return c.opened();
 }
 
