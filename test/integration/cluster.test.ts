@@ -2,6 +2,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { runCliToExit } from '../helpers/cli.js';
 import { TestClient } from '../helpers/client.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
@@ -10,8 +11,11 @@ import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { until } from '../helpers/wait.js';
 
 /** Starts one relay on the Redis at `url` and waits until its backplane is subscribed. */
-async function instance(url: string, overrides: ConfigInput = {}): Promise<TestRelay> {
-  const relay = await startRelay({ ...overrides, cluster: { backplane: 'redis', redis: { url }, ...overrides.cluster } });
+async function instance(url: string, overrides: ConfigInput = {}, logger?: Logger): Promise<TestRelay> {
+  const relay = await startRelay(
+    { ...overrides, cluster: { ...overrides.cluster, backplane: 'redis', redis: { ...overrides.cluster?.redis, url } } },
+    logger ? { logger } : {},
+  );
   await until(() => relay.readiness.ready, 10_000, 'the backplane to connect');
   return relay;
 }
@@ -120,7 +124,9 @@ describe.skipIf(REDIS_SERVER === null)(`cluster over a real redis-server${why}`,
 
   it('survives Redis dying mid-stream: local relaying goes on, /readyz is 503, drops are counted; and recovers when Redis returns', async () => {
     const redis = await startRedis();
-    const [a, b] = await Promise.all([instance(redis.url), instance(redis.url)]);
+    const logged: { level: string; msg: string }[] = [];
+    const logger = createLogger('debug', { write: (line: string) => void logged.push(JSON.parse(line) as { level: string; msg: string }) });
+    const [a, b] = await Promise.all([instance(redis.url, {}, logger), instance(redis.url)]);
     const a1 = await client(a.url);
     const a2 = await client(a.url);
     const b1 = await client(b.url);
@@ -164,6 +170,35 @@ describe.skipIf(REDIS_SERVER === null)(`cluster over a real redis-server${why}`,
     // Nothing the sender sent during the outage crossed over later (no buffering).
     const bSeen = texts(b1).filter((t) => t.startsWith('m'));
     expect(bSeen.length).toBeLessThan(sent);
+    // One line when Redis went away and one when it came back, however many messages and retries happened between.
+    const above = (level: string): boolean => level !== 'debug' && level !== 'trace';
+    const backplaneLines = logged.filter((l) => above(l.level) && l.msg.startsWith('redis backplane')).map((l) => `${l.level}: ${l.msg}`);
+    expect(backplaneLines).toEqual([
+      'info: redis backplane connecting',
+      'info: redis backplane connected',
+      'warn: redis backplane disconnected: relaying to local clients only, cross-instance messages are dropped until it returns',
+      'info: redis backplane reconnected: cross-instance delivery resumed',
+    ]);
+  });
+
+  it('notices a Redis that stops answering without closing the connection, and recovers when it answers again', async () => {
+    const redis = await startRedis();
+    const fast = { cluster: { redis: { health_check_interval_s: 0.2 } } };
+    const [a, b] = await Promise.all([instance(redis.url, fast), instance(redis.url, fast)]);
+    const a1 = await client(a.url);
+    const b1 = await client(b.url);
+    const probe = new Redis(redis.url, { lazyConnect: true });
+    onTestFinished(() => probe.disconnect());
+    await probe.connect();
+
+    // Every client's commands hang, as with a frozen server or a half-open TCP connection: no close event ever comes.
+    await probe.call('CLIENT', 'PAUSE', '2000', 'ALL');
+    for (const relay of [a, b]) await until(() => !relay.readiness.ready, 1500, 'the health check to notice');
+    expect(await metric(a, 'relay_backplane_connected')).toBe(0);
+
+    for (const relay of [a, b]) await until(() => relay.readiness.ready, 10_000, 'the backplane to recover');
+    a1.send('after-pause');
+    await until(() => texts(b1).includes('after-pause'), 5000, 'cross-instance delivery after the pause');
   });
 
   it('unsubscribes and closes both Redis connections when an instance shuts down', async () => {
