@@ -159,6 +159,7 @@ export class Hub {
         }
       },
     });
+    app.any('/*', (res, req) => this.#notUpgrade(res, req));
   }
 
   /** Number of open sockets right now. */
@@ -210,6 +211,35 @@ export class Hub {
     }
   }
 
+  /**
+   * RFC 6455's answers to a bad handshake, which uWS does not give: it answers 101 to any Sec-WebSocket-Version
+   * and never calls `upgrade` for a key that is not 24 characters long (see #notUpgrade). Always on, before admission.
+   * @returns true when it refused the request
+   */
+  #refusedHandshake(res: HttpResponse, version: string, key: string): boolean {
+    let status: string, body: string;
+    if (version !== '13') [status, body] = ['426 Upgrade Required', 'unsupported WebSocket version'];
+    else if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) [status, body] = ['400 Bad Request', 'missing or malformed Sec-WebSocket-Key'];
+    else return false;
+    this.#opts.observer.upgradeRejected('bad_handshake');
+    res.writeStatus(status);
+    if (version !== '13') res.writeHeader('Sec-WebSocket-Version', '13');
+    res.end(body, true);
+    return true;
+  }
+
+  /** Every request uWS did not route to `upgrade` (no key, a key of the wrong length, plain HTTP): answered, never dropped silently. */
+  #notUpgrade(res: HttpResponse, req: HttpRequest): void {
+    if (req.getHeader('upgrade').toLowerCase() === 'websocket' && this.#refusedHandshake(res, req.getHeader('sec-websocket-version'), req.getHeader('sec-websocket-key'))) {
+      return;
+    }
+    this.#opts.observer.upgradeRejected('bad_handshake');
+    res.writeStatus('426 Upgrade Required');
+    res.writeHeader('Upgrade', 'websocket');
+    res.writeHeader('Sec-WebSocket-Version', '13');
+    res.end('this endpoint speaks WebSocket only', true);
+  }
+
   #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
     // uWS invalidates req when this handler returns: copy everything needed first.
     const key = req.getHeader('sec-websocket-key');
@@ -231,6 +261,7 @@ export class Hub {
       res.end(body, true);
     };
 
+    if (this.#refusedHandshake(res, req.getHeader('sec-websocket-version'), key)) return;
     if (this.#closing) {
       refuse('503 Service Unavailable', 'draining', 'server is shutting down');
       return;

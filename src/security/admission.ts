@@ -1,0 +1,165 @@
+// The upgrade gate: upgrade rate, Origin, connection counts, then the credential, all before a socket exists.
+// Each refusal is an HTTP status the hub sends and counts under relay_upgrades_rejected_total{reason}.
+import type { LimitsConfig } from '../config/security.js';
+import type { Admission, AdmissionVerdict, Hub, SocketData, UpgradeInfo } from '../relay/hub.js';
+import { CloseCode } from '../relay/protocol.js';
+import type { WebSocket } from '../relay/uws.js';
+import type { TokenBucket } from './bucket.js';
+import { answerProtocol, extractCredential } from './credentials.js';
+import { ipKey, type ClientIpResolver } from './client-ip.js';
+import type { JwtVerifier } from './jwt.js';
+import type { ThrottledLog } from './log.js';
+import type { OriginPolicy } from './origin.js';
+import { ConnectionState } from './state.js';
+import type { TokenSet } from './tokens.js';
+
+export interface SecurityAdmissionOptions {
+  readonly limits: LimitsConfig;
+  /** null when no Origin check is configured. */
+  readonly origins: OriginPolicy | null;
+  readonly clientIp: ClientIpResolver;
+  /** Exactly one of tokens/jwt is set when auth is on; both null for auth: none. */
+  readonly tokens: TokenSet | null;
+  readonly jwt: JwtVerifier | null;
+  /** Node-wide upgrade budget; null = unlimited. */
+  readonly upgrades: TokenBucket | null;
+  readonly hub: () => Hub;
+  readonly log: ThrottledLog;
+  /** Monotonic clock (ms) for the buckets. */
+  readonly now: () => number;
+  /** Wall clock (ms since epoch) for token expiry. */
+  readonly wallNow: () => number;
+}
+
+type Refusal = Extract<AdmissionVerdict, { ok: false }>;
+
+const REFUSALS = {
+  upgrade_rate: { ok: false, status: '503 Service Unavailable', reason: 'upgrade_rate', body: 'too many connection attempts', headers: { 'Retry-After': '1' } },
+  origin: { ok: false, status: '403 Forbidden', reason: 'origin', body: 'origin not allowed' },
+  max_connections: { ok: false, status: '503 Service Unavailable', reason: 'max_connections', body: 'server is full' },
+  per_ip: { ok: false, status: '429 Too Many Requests', reason: 'per_ip', body: 'too many connections from this address' },
+  auth: { ok: false, status: '401 Unauthorized', reason: 'auth', body: 'missing or invalid credential', headers: { 'WWW-Authenticate': 'Bearer' } },
+} as const satisfies Record<string, Refusal>;
+
+/** setTimeout's ceiling (about 24.8 days); later expiries are re-armed when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class SecurityAdmission implements Admission {
+  readonly #opts: SecurityAdmissionOptions;
+  /** Reserved + open connections this node counts. */
+  #admitted = 0;
+  readonly #perIp = new Map<string, number>();
+
+  constructor(opts: SecurityAdmissionOptions) {
+    this.#opts = opts;
+  }
+
+  /** Connections counted now (reserved or open); equals hub.connections once pending upgrades settle. */
+  get admitted(): number {
+    return this.#admitted;
+  }
+
+  admit(info: UpgradeInfo): AdmissionVerdict | Promise<AdmissionVerdict> {
+    const o = this.#opts;
+    const ip = o.clientIp.resolve(info.peerIp, info.headers['x-forwarded-for'] ?? '');
+    if (o.upgrades !== null && !o.upgrades.take(1, o.now())) return this.#refuse('upgrade_rate', ip);
+    if (o.origins !== null && !o.origins.allows(info.headers['origin'] ?? '')) return this.#refuse('origin', ip);
+    const key = ipKey(ip);
+    const full = this.#capacity(key);
+    if (full !== null) return this.#refuse(full, ip);
+
+    if (o.tokens !== null) {
+      const { token, protocol } = extractCredential(info.headers, info.query);
+      if (token === null || !o.tokens.has(token)) return this.#refuse('auth', ip, token === null ? 'no credential' : 'unknown token');
+      return this.#accept(ip, key, protocol, null);
+    }
+    if (o.jwt !== null) {
+      const { token, protocol } = extractCredential(info.headers, info.query);
+      if (token === null) return this.#refuse('auth', ip, 'no credential');
+      return o.jwt.verify(token).then((verdict) => {
+        if (!verdict.ok) return this.#refuse('auth', ip, verdict.why);
+        // Other upgrades may have been admitted while the signature was checked.
+        const nowFull = this.#capacity(key);
+        if (nowFull !== null) return this.#refuse(nowFull, ip);
+        return this.#accept(ip, key, protocol, verdict.expiresAtMs);
+      });
+    }
+    return this.#accept(ip, key, answerProtocol(info.headers), null);
+  }
+
+  opened(ws: WebSocket<SocketData>): void {
+    const state = ws.getUserData().ext;
+    if (!(state instanceof ConnectionState)) return;
+    if (state.phase === 'released') this.#count(state.ipKey, +1); // opened later than the reservation lasted
+    state.phase = 'open';
+    if (state.expiresAtMs !== null) this.#armExpiry(ws, state);
+  }
+
+  /** Runs inside the hub's close handler, possibly within ws.end(): it must not throw and must not touch `ws`. */
+  closed(data: SocketData): void {
+    const state = data.ext;
+    if (!(state instanceof ConnectionState)) return;
+    if (state.expiryTimer !== null) {
+      clearTimeout(state.expiryTimer);
+      state.expiryTimer = null;
+    }
+    if (state.phase === 'open') this.#count(state.ipKey, -1);
+    state.phase = 'released';
+  }
+
+  /** Which limit, if any, one more connection from `key` would break. */
+  #capacity(key: string): 'max_connections' | 'per_ip' | null {
+    const { max_connections, max_connections_per_ip } = this.#opts.limits;
+    if (max_connections > 0 && this.#admitted >= max_connections) return 'max_connections';
+    if (max_connections_per_ip > 0 && (this.#perIp.get(key) ?? 0) >= max_connections_per_ip) return 'per_ip';
+    return null;
+  }
+
+  /**
+   * Counts the connection from the verdict on, so concurrent upgrades cannot all squeeze through the same free
+   * slot. uWS opens the socket inside the hub's res.upgrade(), right after this verdict; if that never happens
+   * (client gone, relay draining) the reservation is released at the next macrotask.
+   */
+  #accept(ip: string, key: string, protocol: string, expiresAtMs: number | null): AdmissionVerdict {
+    const state = new ConnectionState(key, this.#opts.limits, this.#opts.now());
+    state.expiresAtMs = expiresAtMs;
+    state.phase = 'reserved';
+    this.#count(key, +1);
+    setImmediate(() => {
+      if (state.phase !== 'reserved') return;
+      state.phase = 'released';
+      this.#count(key, -1);
+    });
+    return { ok: true, ip, protocol, ext: state };
+  }
+
+  #count(key: string, delta: 1 | -1): void {
+    this.#admitted += delta;
+    if (this.#opts.limits.max_connections_per_ip === 0) return;
+    const n = (this.#perIp.get(key) ?? 0) + delta;
+    if (n > 0) this.#perIp.set(key, n);
+    else this.#perIp.delete(key);
+  }
+
+  #refuse(reason: keyof typeof REFUSALS, ip: string, why?: string): Refusal {
+    const refusal = REFUSALS[reason];
+    this.#opts.log.info(reason, { ip, status: refusal.status, ...(why === undefined ? {} : { why }) }, 'upgrade refused');
+    return refusal;
+  }
+
+  #armExpiry(ws: WebSocket<SocketData>, state: ConnectionState): void {
+    const expiresAtMs = state.expiresAtMs ?? 0;
+    const delay = Math.min(Math.max(0, expiresAtMs - this.#opts.wallNow()), MAX_TIMER_MS);
+    state.expiryTimer = setTimeout(() => {
+      state.expiryTimer = null;
+      if (state.phase !== 'open') return;
+      if (this.#opts.wallNow() < expiresAtMs) {
+        this.#armExpiry(ws, state);
+        return;
+      }
+      this.#opts.log.info('token_expired', { ip: ws.getUserData().ip }, 'token expired, closing');
+      this.#opts.hub().endSocket(ws, 'token_expired', CloseCode.tokenExpired, 'token expired');
+    }, delay);
+    state.expiryTimer.unref();
+  }
+}

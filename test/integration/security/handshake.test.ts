@@ -1,0 +1,56 @@
+// Handshake validation (always on): the RFC 6455 answers uWS does not give by itself.
+import { describe, expect, it } from 'vitest';
+import { TestClient } from '../../helpers/client.js';
+import { expectActiveConnections, expectServesFreshClient, rejected } from '../../helpers/health.js';
+import { RawSocket, upgradeRequest } from '../../helpers/raw.js';
+import { startRelay } from '../../helpers/relay.js';
+
+describe('handshake validation on the default relay', () => {
+  it('answers Sec-WebSocket-Version 12 with 426 naming version 13', async () => {
+    const relay = await startRelay();
+    const raw = await RawSocket.open(relay.wsPort);
+    const head = await raw.handshake(upgradeRequest({ 'Sec-WebSocket-Version': '12' }));
+    expect(head.status).toBe(426);
+    expect(head.headers['sec-websocket-version']).toBe('13');
+    expect(await rejected(relay, 'bad_handshake')).toBe(1);
+    await expectServesFreshClient(relay);
+  });
+
+  it.each([
+    ['missing', null],
+    ['not base64 of 16 bytes', 'abc'],
+    ['too long', 'dGhlIHNhbXBsZSBub25jZXh4eA=='],
+    ['24 characters but not base64', '!!!!!!!!!!!!!!!!!!!!!!=='],
+  ])('answers a %s Sec-WebSocket-Key with 400', async (_what, key) => {
+    const relay = await startRelay();
+    const raw = await RawSocket.open(relay.wsPort);
+    const head = await raw.handshake(upgradeRequest({ 'Sec-WebSocket-Key': key }));
+    expect(head.status).toBe(400);
+    await raw.closed;
+    expect(await rejected(relay, 'bad_handshake')).toBe(1);
+    await expectActiveConnections(relay, 0);
+    await expectServesFreshClient(relay);
+  });
+
+  it('answers a missing version with 426', async () => {
+    const relay = await startRelay();
+    const raw = await RawSocket.open(relay.wsPort);
+    expect((await raw.handshake(upgradeRequest({ 'Sec-WebSocket-Version': null }))).status).toBe(426);
+  });
+
+  it('answers a plain HTTP request with 426 instead of dropping it', async () => {
+    const relay = await startRelay();
+    const res = await fetch(`http://127.0.0.1:${relay.wsPort}/`);
+    expect(res.status).toBe(426);
+    expect(res.headers.get('upgrade')).toBe('websocket');
+    expect(await rejected(relay, 'bad_handshake')).toBe(1);
+  });
+
+  it('still upgrades a correct handshake, answering the first offered protocol', async () => {
+    const relay = await startRelay();
+    const client = await new TestClient(relay.url, { protocols: ['relay', 'other'] }).opened();
+    expect(client.ws.protocol).toBe('relay');
+    expect(await rejected(relay, 'bad_handshake')).toBe(0);
+    await client.close();
+  });
+});
