@@ -54,7 +54,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'printf "FAIL %d - interrupted\n" $((STEP + 1)); exit 130' INT TERM
 
 descendants() {
   local child
@@ -143,7 +143,8 @@ if podman image exists "$BASE_IMAGE"; then
 elif timeout 300 podman pull -q "$BASE_IMAGE" >"$TMP/pull.log" 2>&1; then
   ok "base image $BASE_IMAGE pulled (official)"
 else
-  note "$BASE_IMAGE is not in local storage and cannot be pulled ($(tail -n 1 "$TMP/pull.log" | cut -c1-120))"
+  reason=$(tail -n 1 "$TMP/pull.log")
+  note "$BASE_IMAGE is not in local storage and cannot be pulled (...${reason: -80})"
   note "building a stand-in: debootstrap minbase bookworm + this machine's node/npm"
   started=$SECONDS
   timeout 1200 bash scripts/container/standin.sh "$BASE_IMAGE" >"$TMP/standin.log" 2>&1 ||
@@ -171,6 +172,7 @@ ENTRYPOINT_JSON=$(inspect '{{json .Config.Entrypoint}}')
 CMD_JSON=$(inspect '{{json .Config.Cmd}}')
 HEALTH_JSON=$(inspect '{{json .HealthCheck}}')
 STOPSIGNAL=$(inspect '{{.Config.StopSignal}}')
+# shellcheck disable=SC2016  # a Go template, not shell
 PORTS=$(inspect '{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')
 problems=()
 case "$USER_" in "" | root | 0 | 0:*) problems+=("USER is '${USER_:-unset}'") ;; esac
@@ -208,7 +210,19 @@ prod_pkgs=$(node -p 'Object.keys(require(process.argv[1]).packages).length' "$RO
 buildah umount "$CTR" >/dev/null
 ok "image contents: /app ${app_mb} MB, dist/cli.js, none of the $dev_count dev-only lockfile packages, no .ts sources, default config at $CONTAINER_CONFIG"
 
-# --- 6. run the image's own entrypoint + command -------------------------------------------------
+# --- 6. configuration errors surface in the container -------------------------------------------
+# The image's entrypoint with its CMD replaced: the default config validates, and a bad env override
+# exits 2 with a message naming the variable.
+check_config() { timeout 30 buildah run --isolation=chroot --network=host "$@" -- node /app/dist/cli.js --config-file "$CONTAINER_CONFIG" --check-config; }
+check_config "$CTR" >"$TMP/check.log" 2>&1 || fail_with_log "$TMP/check.log" "--check-config on the image's default config"
+code=0
+check_config -e RELAY_SERVER__PORT=not-a-port "$CTR" >"$TMP/check-bad.log" 2>&1 || code=$?
+if [ "$code" != 2 ] || ! grep -q RELAY_SERVER__PORT "$TMP/check-bad.log"; then
+  fail_with_log "$TMP/check-bad.log" "RELAY_SERVER__PORT=not-a-port: exit $code, expected 2 with a message naming the variable"
+fi
+ok "config in the container: default config valid; RELAY_SERVER__PORT=not-a-port exits 2: $(grep -m1 RELAY_SERVER__PORT "$TMP/check-bad.log")"
+
+# --- 7. run the image's own entrypoint + command -------------------------------------------------
 read -r WS_PORT METRICS_PORT < <(probe free-ports 2)
 write_config "$TMP/relay.yaml" 0 "$METRICS_PORT"   # ws port comes from the environment below
 mapfile -t RUN_ARGV < <(node -e 'for (const a of [...JSON.parse(process.argv[1]), ...JSON.parse(process.argv[2])]) console.log(a)' "$ENTRYPOINT_JSON" "$CMD_JSON")
@@ -225,15 +239,16 @@ RUNNER=$!
 RUNNERS+=("$RUNNER")
 listening=$(wait_listening "$TMP/relay.log" "$RUNNER") || fail_with_log "$TMP/relay.log" "relay did not log \"relay listening\" within ${START_TIMEOUT_S}s"
 RELAY_PID=$(relay_pid_under "$RUNNER") || fail "relay started but no node process found under buildah run ($RUNNER)"
-[ "$(json_field "$listening" ws_port)" = "$WS_PORT" ] && [ "$(json_field "$listening" metrics_port)" = "$METRICS_PORT" ] ||
-  fail "relay listening on unexpected ports: $listening (config: ws $WS_PORT, metrics $METRICS_PORT)"
+if [ "$(json_field "$listening" ws_port)" != "$WS_PORT" ] || [ "$(json_field "$listening" metrics_port)" != "$METRICS_PORT" ]; then
+  fail "relay listening on unexpected ports: $listening (expected ws $WS_PORT, metrics $METRICS_PORT)"
+fi
 ok "relay runs from the image: ${RUN_ARGV[*]} (config mounted, RELAY_SERVER__PORT over the file), ws 127.0.0.1:$WS_PORT, metrics 127.0.0.1:$METRICS_PORT"
 
 uids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$RELAY_PID/status")
 [ "$uids" = "1000 1000 1000 1000" ] || fail "relay process $RELAY_PID runs with uids '$uids', expected 1000 (node)"
 ok "relay process runs as uid 1000 (node), not root"
 
-# --- 7. clients, metrics, probes -----------------------------------------------------------------
+# --- 8. clients, metrics, probes -----------------------------------------------------------------
 out=$(probe fanout --ws "ws://127.0.0.1:$WS_PORT/" --clients 3) || fail "fan-out: $out"
 ok "fan-out: a message from one of 3 WebSocket clients reached the other 2"
 
@@ -245,7 +260,7 @@ out=$(probe http --url "http://127.0.0.1:$METRICS_PORT/healthz") || fail "/healt
 out=$(probe http --url "http://127.0.0.1:$METRICS_PORT/readyz") || fail "/readyz: $out"
 ok "/healthz 200, /readyz 200"
 
-# --- 8. the image's HEALTHCHECK, run inside the container ---------------------------------------
+# --- 9. the image's HEALTHCHECK, run inside the container ---------------------------------------
 mapfile -t HC_ARGV < <(node -e '
   const t = JSON.parse(process.argv[1]).Test;
   const argv = t[0] === "CMD" ? t.slice(1) : t[0] === "CMD-SHELL" ? ["/bin/sh", "-c", t[1]] : [];
@@ -258,7 +273,7 @@ read -r CLOSED_PORT < <(probe free-ports 1)
 if hc "$CLOSED_PORT"; then fail "healthcheck: the HEALTHCHECK command also succeeds with nothing listening"; fi
 ok "HEALTHCHECK command succeeds inside the container (and fails with nothing listening)"
 
-# --- 9. SIGTERM: drain, 1001, /readyz 503, exit 0 in time ----------------------------------------
+# --- 10. SIGTERM: drain, 1001, /readyz 503, exit 0 in time ----------------------------------------
 signalled=$SECONDS
 out=$(probe shutdown --ws "ws://127.0.0.1:$WS_PORT/" --readyz "http://127.0.0.1:$METRICS_PORT/readyz" --pid "$RELAY_PID" --clients 3) ||
   fail_with_log "$TMP/relay.log" "SIGTERM drain: $out"
@@ -266,10 +281,11 @@ wait_exit "$RUNNER" $((DRAIN_TIMEOUT_S + 5)) || fail_with_log "$TMP/relay.log" "
 elapsed=$((SECONDS - signalled))
 [ "$EXIT_CODE" = 0 ] || fail_with_log "$TMP/relay.log" "SIGTERM: exit code $EXIT_CODE, expected 0"
 [ "$elapsed" -le "$DRAIN_TIMEOUT_S" ] || fail "SIGTERM: exited after ${elapsed}s, over shutdown.timeout_s=$DRAIN_TIMEOUT_S"
+# shellcheck disable=SC2016  # JavaScript template literals
 drain=$(node -e 'const o = JSON.parse(process.argv[1]); console.log(`close codes ${o.closeCodes.join(",")} after ${o.closedAfterMs} ms, /readyz after the signal: ${o.readyzAfterSignal.join(" -> ")}`)' "$out")
 ok "SIGTERM: $drain; exit 0 within ${elapsed}s (timeout ${DRAIN_TIMEOUT_S}s)"
 
-# --- 10. npm pack -> npm install -g -> websocket-relay command ---------------------------------
+# --- 11. npm pack -> npm install -g -> websocket-relay command ---------------------------------
 timeout 300 npm run build >"$TMP/npm-build.log" 2>&1 || fail_with_log "$TMP/npm-build.log" "npm run build (for npm pack)"
 tarball=$(timeout 120 npm pack --silent --pack-destination "$TMP" 2>"$TMP/npm-pack.log" | tail -n 1) || fail_with_log "$TMP/npm-pack.log" "npm pack"
 timeout 600 npm install -g --prefix "$TMP/prefix" --no-audit --no-fund "$TMP/$tarball" >"$TMP/npm-install.log" 2>&1 ||
