@@ -23,3 +23,15 @@ export function rssKiB(pid: number): number {
 export function sum(pids: readonly number[], read: (pid: number) => number): number {
   return pids.reduce((total, pid) => total + read(pid), 0);
 }
+
+/**
+ * Busy clock ticks of the whole machine (every core, every process, plus interrupt and softirq time,
+ * which on loopback includes part of the TCP work that no process is charged for).
+ */
+export function machineBusyTicks(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [, ...values] = line.trim().split(/\s+/);
+  const n = values.map(Number);
+  // user nice system idle iowait irq softirq steal: everything but idle (3) and iowait (4) is busy
+  return n.slice(0, 8).reduce((total, v, i) => (i === 3 || i === 4 ? total : total + (v || 0)), 0);
+}

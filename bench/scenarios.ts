@@ -14,7 +14,10 @@ export interface Scenario {
   readonly text: boolean;
   /** fixed mode: messages per second over all publishers */
   readonly rateMsgsPerS: number;
-  /** max mode: messages not yet delivered to every subscriber, over all publishers */
+  /**
+   * max mode: messages not yet delivered to every subscriber, over all publishers. Each publisher
+   * sends its share as two bursts of half, refilling a burst once all of it has been delivered.
+   */
   readonly inflight: number;
   /** seconds of traffic before measuring starts (JIT, TCP windows) */
   readonly warmupS: number;

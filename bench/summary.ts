@@ -22,7 +22,9 @@ export interface PeerSummary {
   readonly maxUs: Spread | null;
   readonly serverCpuUsPerDelivery: Spread | null;
   readonly kibPerConnection: Spread | null;
+  readonly serverCpuPct: Spread | null;
   readonly clientCpuPct: Spread | null;
+  readonly otherCpuPct: Spread | null;
   /** summed over trials, so a single lost message shows */
   readonly lost: number;
   readonly duplicated: number;
@@ -73,7 +75,9 @@ export function summarize(trials: readonly Trial[]): PeerSummary[] {
       maxUs: over(mine, (t) => t.latencyUs.max),
       serverCpuUsPerDelivery: over(mine, (t) => t.serverCpuUsPerDelivery),
       kibPerConnection: over(mine, (t) => t.kibPerConnection),
+      serverCpuPct: over(mine, (t) => t.serverCpuPct),
       clientCpuPct: over(mine, (t) => t.clientCpuPct),
+      otherCpuPct: over(mine, (t) => t.otherCpuPct),
       lost: total((t) => t.lost),
       duplicated: total((t) => t.duplicated),
       outOfOrder: total((t) => t.outOfOrder),

@@ -4,7 +4,7 @@ import type { CpuPlan } from './cpus.js';
 import { runLoadgen } from './loadgen/client.js';
 import type { LoadgenResult } from './loadgen/client.js';
 import type { Peer } from './peers/types.js';
-import { cpuTicks, rssKiB, sum } from './proc.js';
+import { cpuTicks, machineBusyTicks, rssKiB, sum } from './proc.js';
 import type { Scenario } from './scenarios.js';
 
 export interface LatencyUs {
@@ -45,6 +45,12 @@ export interface Trial {
   readonly kibPerConnection: number | null;
   /** load generator CPU during traffic, % of one core */
   readonly clientCpuPct: number;
+  /**
+   * CPU busy on the machine during traffic beyond the server's and the load generator's own, % of one
+   * core: other processes (a shared machine) plus loopback softirq work charged to no process.
+   * A high value says the run competed for CPU.
+   */
+  readonly otherCpuPct: number | null;
   readonly clientThreads: number;
   readonly loadgenSaturated: boolean;
   readonly stalled: boolean;
@@ -83,6 +89,7 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
     const baselineRss = pids.length ? sum(pids, rssKiB) : null;
     let idleRss: number | null = null;
     let ticksAtGo = 0;
+    let machineAtGo = 0;
     let goAt = 0;
     const result = await runLoadgen({
       binary: input.loadgen,
@@ -96,12 +103,14 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
           idleRss = sum(pids, rssKiB);
           ticksAtGo = sum(pids, cpuTicks);
         }
+        machineAtGo = machineBusyTicks();
         goAt = performance.now();
       },
     });
     const ticks = pids.length ? sum(pids, cpuTicks) - ticksAtGo : null;
+    const machineTicks = machineBusyTicks() - machineAtGo;
     const trafficS = (performance.now() - goAt) / 1000;
-    return fromResult(base, result, { baselineRss, idleRss, ticks, trafficS, clockTicks: cpus.clockTicks });
+    return fromResult(base, result, { baselineRss, idleRss, ticks, machineTicks, trafficS, clockTicks: cpus.clockTicks });
   } catch (err) {
     return failed(base, (err as Error).message);
   } finally {
@@ -113,6 +122,7 @@ interface ServerSide {
   readonly baselineRss: number | null;
   readonly idleRss: number | null;
   readonly ticks: number | null;
+  readonly machineTicks: number;
   readonly trafficS: number;
   readonly clockTicks: number;
 }
@@ -143,6 +153,8 @@ function fromResult(base: TrialBase, r: LoadgenResult, server: ServerSide): Tria
     idleRssKiB: server.idleRss,
     kibPerConnection: server.baselineRss === null || server.idleRss === null ? null : (server.idleRss - server.baselineRss) / r.subs,
     clientCpuPct: r.cpu_pct,
+    otherCpuPct:
+      server.trafficS <= 0 ? null : Math.max(0, (100 * (server.machineTicks / server.clockTicks - (cpuS ?? 0) - r.cpu_s)) / server.trafficS),
     clientThreads: r.threads,
     loadgenSaturated: r.saturated,
     stalled: r.stalled,
@@ -171,6 +183,7 @@ function failed(base: TrialBase, error: string): Trial {
     idleRssKiB: null,
     kibPerConnection: null,
     clientCpuPct: 0,
+    otherCpuPct: null,
     clientThreads: 0,
     loadgenSaturated: false,
     stalled: false,

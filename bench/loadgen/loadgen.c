@@ -61,6 +61,7 @@ typedef struct conn {
   uint16_t hs_len;
   uint8_t *out;
   size_t out_len, out_off, out_cap;
+  uint8_t corked;
 } conn_t;
 
 typedef struct {
@@ -103,6 +104,13 @@ static struct {
 static worker_t workers[MAX_THREADS];
 static pub_t *pubs;
 static uint32_t window; /* in-flight slots per publisher (max mode) */
+/*
+ * Max mode sends each publisher's window as BATCHES bursts. Refilling one message per completion
+ * lets the window fragment into a path-dependent mix of burst sizes, and throughput swings with it
+ * from run to run; fixed bursts give every peer and every run the same pipeline shape.
+ */
+#define BATCHES 2
+static uint32_t batch;
 static pthread_barrier_t barrier;
 static _Atomic int g_stop, g_failed;
 static _Atomic uint64_t g_unique, g_ready, g_w0, g_w1;
@@ -188,7 +196,7 @@ static void conn_flush(worker_t *w, conn_t *c) {
 static void conn_send(worker_t *w, conn_t *c, const uint8_t *data, size_t len) {
   if (c->state != C_OPEN) return;
   size_t done = 0;
-  if (c->out_len == 0) {
+  if (c->out_len == 0 && !c->corked) {
     ssize_t n = write(c->fd, data, len);
     if (n < 0 && errno != EAGAIN) {
       conn_dead(w, c);
@@ -206,6 +214,14 @@ static void conn_send(worker_t *w, conn_t *c, const uint8_t *data, size_t len) {
   }
   memcpy(c->out + c->out_len, data + done, rest);
   c->out_len += rest;
+}
+
+/* A corked connection collects frames; uncorking writes them together, as one burst the server reads at once. */
+static void conn_uncork(worker_t *w, conn_t *c) {
+  c->corked = 0;
+  if (c->state != C_OPEN || c->out_len == 0) return;
+  ep_mod(w, c, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+  conn_flush(w, c);
 }
 
 /* Client frames must be masked (RFC 6455 5.3); the payload after the prefix is masked once. */
@@ -552,10 +568,15 @@ static void pump(uint64_t now) {
   for (uint32_t i = 0; i < opt.pubs; i++) {
     pub_t *p = &pubs[i];
     while (p->base < p->next_seq && atomic_load_explicit(&p->remaining[p->base % window], memory_order_acquire) == 0) p->base++;
-    while (sending && p->next_seq < p->base + window) {
-      atomic_store_explicit(&p->remaining[p->next_seq % window], (int32_t)opt.subs, memory_order_release);
-      pub_send(p, p->id, p->next_seq, now_ns());
-      p->next_seq++;
+    while (sending && p->next_seq + batch <= p->base + window) {
+      p->c->corked = 1;
+      uint64_t ts = now_ns();
+      for (uint32_t k = 0; k < batch; k++) {
+        atomic_store_explicit(&p->remaining[p->next_seq % window], (int32_t)opt.subs, memory_order_release);
+        pub_send(p, p->id, p->next_seq, ts);
+        p->next_seq++;
+      }
+      conn_uncork(&workers[0], p->c);
     }
   }
 }
@@ -707,6 +728,8 @@ static void setup(void) {
   }
   prctl(PR_SET_TIMERSLACK, 1UL); /* fixed-rate sends are timed to the microsecond, not to 50 us */
   window = (opt.inflight + opt.pubs - 1) / opt.pubs;
+  batch = window >= BATCHES ? window / BATCHES : 1;
+  window = batch * (window >= BATCHES ? BATCHES : 1);
   srand((unsigned)now_ns());
   for (uint32_t t = 0; t < opt.threads; t++) {
     worker_t *w = &workers[t];

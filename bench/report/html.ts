@@ -22,7 +22,7 @@ table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px soli
 td:nth-child(-n+2),th{text-align:left}.flag{color:#b00}.met{color:#070}.miss{color:#b00}
 .charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}h2{margin-top:28px}code{background:#f4f4f4;padding:0 3px}`;
 
-const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'server µs/delivery', 'KiB/conn', 'client CPU %', 'relay ×', 'flags'];
+const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'server µs/delivery', 'server CPU %', 'KiB/conn', 'client CPU %', 'other CPU %', 'relay ×', 'flags'];
 
 function table(header: readonly string[], body: readonly (readonly string[])[]): string {
   const head = `<tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>`;
@@ -53,10 +53,11 @@ export function renderHtml(input: HtmlInput): string {
 <p>Run started ${escapeXml(input.startedAt)}.</p>
 ${table(['machine', ''], machineRows)}
 ${input.notes.length ? `<ul>${input.notes.map((n) => `<li>${escapeXml(n)}</li>`).join('')}</ul>` : ''}
-<h2>Targets (reported, not asserted)</h2><ul>${targets.join('')}</ul>
+${targets.length ? `<h2>Targets (reported, not asserted)</h2><ul>${targets.join('')}</ul>` : ''}
 <h2>Results</h2>
 <p>Medians over repeats, [min–max] when they differ. <code>relay ×</code> is relay deliveries/s divided by the peer's, paired within each round.
-Fixed-rate latency is measured from the intended send time, so a stalled server cannot hide its delay.</p>
+Fixed-rate latency is measured from the intended send time, so a stalled server cannot hide its delay.
+CPU % is of one core; <i>other CPU %</i> is what the rest of the machine used meanwhile (other processes and loopback softirq): high values mean the run competed for CPU.</p>
 ${table(HEADER, rows(input.summaries, input.ratios))}
 <h2>Charts</h2>
 ${charts.join('\n')}

@@ -4,7 +4,7 @@ import type { PeerSummary, Ratio } from '../summary.js';
 import type { Target } from '../targets.js';
 import { count, fixed, micros, withSpread } from './format.js';
 
-const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'srv µs/deliv', 'KiB/conn', 'client CPU%', 'relay ×', 'flags'];
+const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'srv µs/deliv', 'srv CPU%', 'KiB/conn', 'client CPU%', 'other CPU%', 'relay ×', 'flags'];
 
 export function flags(s: PeerSummary): string {
   const out: string[] = [];
@@ -28,8 +28,10 @@ export function rows(summaries: readonly PeerSummary[], ratios: readonly Ratio[]
       withSpread(s.maxUs, micros),
       `${s.lost}/${s.duplicated}/${s.outOfOrder}${s.malformed ? ` bad ${s.malformed}` : ''}`,
       withSpread(s.serverCpuUsPerDelivery, fixed(3)),
+      withSpread(s.serverCpuPct, fixed(0)),
       withSpread(s.kibPerConnection, fixed(2)),
       withSpread(s.clientCpuPct, fixed(0)),
+      withSpread(s.otherCpuPct, fixed(0)),
       s.peer === 'relay' ? '1' : withSpread(r?.throughput ?? null, fixed(2)),
       flags(s),
     ];
@@ -47,12 +49,13 @@ export function renderReport(scenarios: readonly Scenario[], summaries: readonly
   const parts = [renderTable(HEADER, rows(summaries, ratios))];
   parts.push(
     '',
-    'relay × = relay deliveries/s ÷ peer deliveries/s, paired within each round; latency is from the intended send time at fixed rate.',
+    'Medians over rounds, [min–max] when they differ. relay × = relay deliveries/s ÷ peer deliveries/s, paired within each round.',
+    'Fixed-rate latency is from the intended send time. CPU% is of one core; other CPU% is machine load beyond server and load generator.',
     `scenarios: ${scenarios.map((s) => `${s.name} (${describe(s)})`).join('; ')}`,
   );
   const errors = summaries.flatMap((s) => s.errors.map((e) => `  ${s.scenario} / ${s.peer}: ${e}`));
   if (errors.length) parts.push('', 'errors:', ...errors);
-  parts.push('', 'targets (reported, not asserted):');
+  if (targets.length) parts.push('', 'targets (reported, not asserted):');
   for (const t of targets) {
     const verdict = t.met === null ? 'n/a ' : t.met ? 'met ' : 'MISS';
     parts.push(`  [${verdict}] ${t.name}: wanted ${t.wanted}; measured ${t.measured}`);
