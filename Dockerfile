@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # websocket-relay production image.
 #
 #   docker build -t websocket-relay .

@@ -286,8 +286,20 @@ drain=$(node -e 'const o = JSON.parse(process.argv[1]); console.log(`close codes
 ok "SIGTERM: $drain; exit 0 within ${elapsed}s (timeout ${DRAIN_TIMEOUT_S}s)"
 
 # --- 11. npm pack -> npm install -g -> websocket-relay command ---------------------------------
-timeout 300 npm run build >"$TMP/npm-build.log" 2>&1 || fail_with_log "$TMP/npm-build.log" "npm run build (for npm pack)"
-tarball=$(timeout 120 npm pack --silent --pack-destination "$TMP" 2>"$TMP/npm-pack.log" | tail -n 1) || fail_with_log "$TMP/npm-pack.log" "npm pack"
+# Packed from a copy of the working tree (tracked and untracked, minus ignored files), built there,
+# so the developer's dist/ is never rewritten under a running test.
+tree_files() {   # NUL-separated; without git, everything but node_modules and dist
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done
+  else
+    find . \( -path ./node_modules -o -path ./dist \) -prune -o -type f -print0
+  fi
+}
+mkdir -p "$TMP/pkg"
+{ tree_files | tar --null -T - -cf - | tar -C "$TMP/pkg" -xf -; } 2>"$TMP/copy.log" || fail_with_log "$TMP/copy.log" "copying the working tree for npm pack"
+ln -s "$PWD/node_modules" "$TMP/pkg/node_modules"
+(cd "$TMP/pkg" && timeout 300 npm run build) >"$TMP/npm-build.log" 2>&1 || fail_with_log "$TMP/npm-build.log" "npm run build (for npm pack)"
+tarball=$(cd "$TMP/pkg" && timeout 120 npm pack --silent --pack-destination "$TMP" 2>"$TMP/npm-pack.log" | tail -n 1) || fail_with_log "$TMP/npm-pack.log" "npm pack"
 timeout 600 npm install -g --prefix "$TMP/prefix" --no-audit --no-fund "$TMP/$tarball" >"$TMP/npm-install.log" 2>&1 ||
   fail_with_log "$TMP/npm-install.log" "npm install -g $tarball"
 BIN="$TMP/prefix/bin/websocket-relay"
