@@ -24,6 +24,10 @@ const EXIT_HARNESS = 1;
 const EXIT_USAGE = 2;
 
 async function main(): Promise<number> {
+  // `npm run bench | head` closes stdout early; that is the reader's choice, not a bench failure.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
   const argv = await yargs(hideBin(process.argv))
     .scriptName('npm run bench --')
     .option('scenario', { type: 'string', describe: 'comma list of scenario names, or default | all | quick' })
@@ -33,7 +37,11 @@ async function main(): Promise<number> {
     .option('quick', { type: 'boolean', default: false, describe: 'tiny runs that check the harness; exits 1 on a harness failure' })
     .option('out', { type: 'string', default: RESULTS_DIR, describe: 'directory for the JSON and HTML results' })
     .option('list', { type: 'boolean', default: false, describe: 'list the scenarios and exit' })
+    .option('cpu-prof', { type: 'boolean', default: false, describe: 'write a V8 CPU profile of every Node server run (node --cpu-prof) next to the results' })
     .strict()
+    .fail((message, err) => {
+      throw err ?? new UsageError(message);
+    })
     .parseAsync();
 
   if (argv.list) {
@@ -60,9 +68,12 @@ async function main(): Promise<number> {
   const loadgen = await buildLoadgen();
   const machine = await describeMachine(cpus.note);
   const startedAt = new Date().toISOString();
+  const stamp = startedAt.replace(/[:.]/g, '-');
   const loadAtStart = loadavg();
+  const profileDir = argv['cpu-prof'] ? path.join(argv.out, `profiles-${stamp}`) : null;
+  if (profileDir) notes.push(`CPU profiles of the Node servers: ${path.relative(process.cwd(), profileDir)}`);
 
-  const trials = peers.length ? await runSuite({ scenarios, peers, repeat, loadgen, cpus, log }) : [];
+  const trials = peers.length ? await runSuite({ scenarios, peers, repeat, loadgen, cpus, profileDir, log }) : [];
   const summaries = summarize(trials);
   const ratioList = ratios(trials);
   // Quick runs are too small for the targets to mean anything.
@@ -72,7 +83,6 @@ async function main(): Promise<number> {
   if (notes.length) console.log(`\nnotes:\n${notes.map((n) => `  ${n}`).join('\n')}`);
 
   mkdirSync(argv.out, { recursive: true });
-  const stamp = startedAt.replace(/[:.]/g, '-');
   const jsonPath = path.join(argv.out, `${argv.quick ? 'quick-' : ''}${stamp}.json`);
   const htmlPath = path.join(argv.out, `${argv.quick ? 'quick-' : ''}${stamp}.html`);
   const document = { version: 1, startedAt, machine, options: { repeat, quick: argv.quick, url: argv.url ?? null }, notes, scenarios, trials, summaries, ratios: ratioList, targets };

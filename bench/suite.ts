@@ -1,5 +1,6 @@
 // Runs every scenario × peer × round, rotating the peer order each round so slow drift on a shared
 // machine shows up as spread rather than as a false ratio.
+import path from 'node:path';
 import type { CpuPlan } from './cpus.js';
 import type { Peer } from './peers/types.js';
 import { count, micros } from './report/format.js';
@@ -13,6 +14,8 @@ export interface SuitePlan {
   readonly repeat: number;
   readonly loadgen: string;
   readonly cpus: CpuPlan;
+  /** where Node servers write CPU profiles, or null for none */
+  readonly profileDir: string | null;
   /** progress lines; the report itself is printed by the caller */
   readonly log: (line: string) => void;
 }
@@ -30,7 +33,8 @@ export async function runSuite(plan: SuitePlan): Promise<Trial[]> {
     for (let round = 0; round < plan.repeat; round++) {
       const order = rotate(plan.peers, round);
       for (const [position, peer] of order.entries()) {
-        const trial = await runTrial({ scenario, peer, round, position, loadgen: plan.loadgen, cpus: plan.cpus });
+        const profileDir = plan.profileDir === null ? null : path.join(plan.profileDir, `${scenario.name}-${peer.name}-r${round + 1}`);
+        const trial = await runTrial({ scenario, peer, round, position, loadgen: plan.loadgen, cpus: plan.cpus, profileDir });
         trials.push(trial);
         plan.log(`[${trials.length}/${total}] ${scenario.name} round ${round + 1} ${peer.name}: ${progress(trial)}`);
       }

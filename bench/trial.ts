@@ -71,6 +71,7 @@ export interface TrialInput {
   readonly position: number;
   readonly loadgen: string;
   readonly cpus: CpuPlan;
+  readonly profileDir: string | null;
 }
 
 /** Never throws for a failing peer: the failure is recorded in the trial so the suite goes on. */
@@ -79,7 +80,7 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
   const base = { scenario: scenario.name, peer: peer.name, round: input.round, position: input.position };
   let instance;
   try {
-    instance = await peer.start({ cpus: cpus.server });
+    instance = await peer.start({ cpus: cpus.server, profileDir: input.profileDir });
   } catch (err) {
     return failed(base, `start: ${(err as Error).message}`);
   }

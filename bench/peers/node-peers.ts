@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT_DIR } from '../paths.js';
-import { startServer } from './process.js';
+import { profileArgs, startServer } from './process.js';
 import { transpiled } from './transpile.js';
 import type { Peer, PeerInstance, StartOptions } from './types.js';
 
@@ -15,7 +15,7 @@ function nodePeer(name: string, description: string, file: string): Peer {
     unavailable: () => Promise.resolve(null),
     async start(options: StartOptions): Promise<PeerInstance> {
       const script = await transpiled(name, path.join(HERE, file));
-      const server = await startServer({ name, command: process.execPath, args: [script], cwd: ROOT_DIR, cpus: options.cpus });
+      const server = await startServer({ name, command: process.execPath, args: [...profileArgs(options.profileDir), script], cwd: ROOT_DIR, cpus: options.cpus });
       return { urls: [`ws://127.0.0.1:${server.port}/`], pids: [server.pid], close: () => server.stop() };
     },
   };

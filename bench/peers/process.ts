@@ -2,6 +2,11 @@
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 
+/** Node flags that write a CPU profile into `dir` when the process exits (SIGTERM exits cleanly). */
+export function profileArgs(dir: string | null): string[] {
+  return dir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
 export interface ServerProcess {
   readonly pid: number;
   readonly port: number;

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT_DIR } from '../paths.js';
-import { startServer } from './process.js';
+import { profileArgs, startServer } from './process.js';
 import type { Peer, PeerInstance, StartOptions } from './types.js';
 
 const CLI = path.join(ROOT_DIR, 'dist', 'cli.js');
@@ -17,7 +17,7 @@ export const relay: Peer = {
     const server = await startServer({
       name: 'relay',
       command: process.execPath,
-      args: [CLI, '--config-file', CONFIG],
+      args: [...profileArgs(options.profileDir), CLI, '--config-file', CONFIG],
       cwd: ROOT_DIR,
       cpus: options.cpus,
       env: {

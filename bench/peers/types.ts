@@ -13,6 +13,8 @@ export interface PeerInstance {
 export interface StartOptions {
   /** `taskset -c` list for the server processes, or null to leave them unpinned */
   readonly cpus: string | null;
+  /** Node servers write a V8 CPU profile here on exit (`node --cpu-prof`); others ignore it */
+  readonly profileDir: string | null;
 }
 
 export interface Peer {
