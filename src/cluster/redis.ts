@@ -18,7 +18,7 @@ export interface RedisBackplaneOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly deliver: Deliver;
-  /** Called on every change between connected (both connections up and subscribed) and not. */
+  /** Called when the backplane comes up (both connections ready, subscriber subscribed) and when it goes or is found down. */
   readonly onConnectedChange?: (connected: boolean) => void;
   /** Wall clock in ms since the Unix epoch with sub-ms precision; compared across processes for the latency histogram. */
   readonly now?: () => number;
@@ -217,7 +217,7 @@ export class RedisBackplane implements Backplane {
         ? 'redis backplane disconnected: relaying to local clients only, cross-instance messages are dropped until it returns'
         : 'redis backplane unreachable: relaying to local clients only until it can connect',
     );
-    if (wasUp) this.#opts.onConnectedChange?.(false);
+    this.#opts.onConnectedChange?.(false);
   }
 
   /** A connection whose previous PING is still unanswered is dropped and reconnected (half-open TCP, frozen Redis). */

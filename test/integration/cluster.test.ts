@@ -201,6 +201,32 @@ describe.skipIf(REDIS_SERVER === null)(`cluster over a real redis-server${why}`,
     await until(() => texts(b1).includes('after-pause'), 5000, 'cross-instance delivery after the pause');
   });
 
+  it('drops instead of queueing once max_pending_bytes await Redis, and accounts for every message', async () => {
+    const redis = await startRedis();
+    const small = { cluster: { redis: { max_pending_bytes: 64 * 1024, health_check_interval_s: 0 } } };
+    const [a, b] = await Promise.all([instance(redis.url, small), instance(redis.url, small)]);
+    const a1 = await client(a.url);
+    const b1 = await client(b.url);
+    const probe = new Redis(redis.url, { lazyConnect: true });
+    onTestFinished(() => probe.disconnect());
+    await probe.connect();
+
+    // Redis takes the PUBLISHes but answers none for a second: the unacknowledged bytes pile up on A's side.
+    await probe.call('CLIENT', 'PAUSE', '1000', 'ALL');
+    const count = 200;
+    const payload = 'x'.repeat(1024);
+    for (let i = 0; i < count; i++) a1.send(payload);
+    await a1.received(count);
+    const dropped = async (): Promise<number> => (await metric(a, 'relay_backplane_dropped_total', { reason: 'backpressure' })) ?? 0;
+    expect(await dropped()).toBeGreaterThan(0);
+
+    // Once Redis answers again, every message is either published or counted as dropped, and only the published cross.
+    await until(async () => ((await metric(a, 'relay_backplane_published_total')) ?? 0) + (await dropped()) === count, 10_000, 'every message accounted for');
+    const published = (await metric(a, 'relay_backplane_published_total')) ?? 0;
+    expect(published).toBeLessThanOrEqual(64 + 1); // 64 KiB of ~1 KiB envelopes (+1: the check runs before adding)
+    await until(() => b1.inbox.length === published, 5000, 'the published messages at B');
+  });
+
   it('unsubscribes and closes both Redis connections when an instance shuts down', async () => {
     const redis = await startRedis();
     const a = await instance(redis.url);
@@ -231,6 +257,7 @@ describe('cluster without a reachable Redis', () => {
     const ready = await fetch(`${relay.http}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.text()).toMatch(/backplane: (connecting to redis|redis unreachable)/);
+    await until(async () => (await (await fetch(`${relay.http}/readyz`)).text()).includes('backplane: redis unreachable'), 5000, 'the first failed attempt');
     expect(await metric(relay, 'relay_backplane_connected')).toBe(0);
     expect(await metric(relay, 'relay_backplane_dropped_total', { reason: 'disconnected' })).toBe(1);
   });
