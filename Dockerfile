@@ -7,7 +7,9 @@
 # Node 20 on glibc (bookworm) is a hard requirement: uWebSockets.js ships prebuilt binaries for
 # Node 20 (ABI 115) linked against glibc >= 2.36, for linux/amd64 and linux/arm64. Alpine/musl and
 # other Node majors fail at startup with a native-module error.
-ARG NODE_IMAGE=node:20-bookworm-slim
+
+# Fully qualified so podman/buildah resolve it without a short-name search list (same image for Docker).
+ARG NODE_IMAGE=docker.io/library/node:20-bookworm-slim
 
 # --- build: full dependency tree, compile src/ -> dist/ ----------------------------------------
 # Runs on the build machine's platform even in a multi-arch build: dist/ is plain JS, so tsc need
