@@ -105,12 +105,11 @@ static worker_t workers[MAX_THREADS];
 static pub_t *pubs;
 static uint32_t window; /* in-flight slots per publisher (max mode) */
 /*
- * Max mode sends each publisher's window as BATCHES bursts. Refilling one message per completion
+ * Max mode sends each publisher's window as `batches` bursts. Refilling one message per completion
  * lets the window fragment into a path-dependent mix of burst sizes, and throughput swings with it
  * from run to run; fixed bursts give every peer and every run the same pipeline shape.
  */
-#define BATCHES 2
-static uint32_t batch;
+static uint32_t batches = 2, batch;
 static pthread_barrier_t barrier;
 static _Atomic int g_stop, g_failed;
 static _Atomic uint64_t g_unique, g_ready, g_w0, g_w1;
@@ -674,7 +673,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --url ws://127.0.0.1:PORT/ [--url ...] --subs N --pubs P --payload BYTES\n"
           "  --mode fixed|max --rate MSGS_PER_S --inflight N --warmup-s S --measure-s S --drain-s S\n"
-          "  --threads T --timeout-s S [--text] [--no-wait]\n");
+          "  --batches B --threads T --timeout-s S [--text] [--no-wait]\n");
   exit(2);
 }
 
@@ -696,6 +695,7 @@ static void parse_args(int argc, char **argv) {
       else if (!strcmp(a, "--payload")) opt.payload = (uint32_t)atol(v);
       else if (!strcmp(a, "--inflight")) opt.inflight = (uint32_t)atol(v);
       else if (!strcmp(a, "--threads")) opt.threads = (uint32_t)atol(v);
+      else if (!strcmp(a, "--batches")) batches = (uint32_t)atol(v);
       else if (!strcmp(a, "--mode")) opt.mode = !strcmp(v, "fixed") ? MODE_FIXED : !strcmp(v, "max") ? MODE_MAX : -1;
       else if (!strcmp(a, "--rate")) opt.rate = atof(v);
       else if (!strcmp(a, "--warmup-s")) opt.warmup_s = atof(v);
@@ -707,7 +707,7 @@ static void parse_args(int argc, char **argv) {
   }
   uint32_t min_payload = opt.text ? PREFIX : BIN_HEADER;
   if (opt.nurls == 0 || opt.mode < 0 || opt.pubs == 0 || opt.subs < opt.pubs || opt.payload < min_payload ||
-      opt.threads == 0 || opt.threads > MAX_THREADS || opt.threads > opt.subs || opt.rate <= 0 || opt.inflight == 0)
+      opt.threads == 0 || opt.threads > MAX_THREADS || opt.threads > opt.subs || opt.rate <= 0 || opt.inflight == 0 || batches == 0)
     usage();
 }
 
@@ -728,8 +728,9 @@ static void setup(void) {
   }
   prctl(PR_SET_TIMERSLACK, 1UL); /* fixed-rate sends are timed to the microsecond, not to 50 us */
   window = (opt.inflight + opt.pubs - 1) / opt.pubs;
-  batch = window >= BATCHES ? window / BATCHES : 1;
-  window = batch * (window >= BATCHES ? BATCHES : 1);
+  if (batches > window) batches = window;
+  batch = window / batches;
+  window = batch * batches;
   srand((unsigned)now_ns());
   for (uint32_t t = 0; t < opt.threads; t++) {
     worker_t *w = &workers[t];
