@@ -30,13 +30,15 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# uWebSockets.js ships 18 binaries (~110 MB: every OS, arch and Node ABI); keep only the one this
-# platform loads. Fails the build on a platform it has no binary for (the relay would refuse to start).
+# uWebSockets.js ships 18 binaries in binaries/ (every OS, arch and Node ABI) plus stray copies of
+# three in dist/ that nothing loads (~110 MB in all); keep only the one this platform loads. Fails the
+# build on a platform it has no binary for (the relay would refuse to start there).
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && keep="uws_$(node -p 'process.platform + "_" + process.arch + "_" + process.versions.modules').node" \
  && test -f "node_modules/uWebSockets.js/binaries/$keep" \
- && find node_modules/uWebSockets.js/binaries -type f ! -name "$keep" -delete
+ && find node_modules/uWebSockets.js/binaries -type f ! -name "$keep" -delete \
+ && rm -f node_modules/uWebSockets.js/dist/*.node
 
 # --- runtime: node + production node_modules + compiled JS + default config ---------------------
 FROM ${NODE_IMAGE} AS runtime
