@@ -63,6 +63,16 @@ describe('per-connection rate limits', () => {
     await client.close();
   });
 
+  it('applies the same budget when an admission created the per-socket state (auth on)', async () => {
+    const token = 'tok_0123456789abcdef';
+    const relay = await startRelay({ security: { auth: 'token', tokens: [token] }, limits: { max_messages_per_second: 1, burst_messages: 2 } });
+    const client = await new TestClient(`${relay.url}/?token=${token}`).opened();
+    for (let i = 0; i < 5; i++) client.send(`m${i}`);
+    expect((await within(client.closed, 5000, 'the 1008 close')).code).toBe(1008);
+    expect(client.inbox.map((m) => m.text)).toEqual(['m0', 'm1']);
+    expect(await disconnections(relay, 'rate_limited')).toBe(1);
+  });
+
   it('without limits the same flood is relayed in full', async () => {
     const relay = await startRelay();
     const client = await new TestClient(relay.url).opened();
