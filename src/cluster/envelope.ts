@@ -1,74 +1,152 @@
-// The backplane's wire format: a fixed binary header, the topic, then the client's payload bytes untouched. Pure, no I/O.
+// The backplane's wire format. One Redis message (an envelope) carries the client messages one instance relayed in one
+// event-loop turn: a fixed header, then records, each a small header, the topic and the payload bytes untouched.
+// Pure, no I/O. Big-endian throughout.
 //
-//   offset  size  field
-//   0       1     version (ENVELOPE_VERSION)
-//   1       1     flags: bit 0 = binary frame (else text)
-//   2       8     origin instance id
-//   10      8     origin publish time, float64 big-endian, milliseconds since the Unix epoch (sub-ms precision)
-//   18      2     topic length in bytes, uint16 big-endian
-//   20      n     topic, UTF-8
-//   20+n    …     payload, exactly as the client sent it
+//   envelope header                        record (repeated to the end of the envelope)
+//   0   1  version (ENVELOPE_VERSION)      0   1  flags: bit 0 = binary frame (else text)
+//   1   1  reserved, 0                     1   2  topic length in bytes (uint16)
+//   2   8  origin instance id              3   4  payload length in bytes (uint32)
+//   10  8  origin publish time of the      7   n  topic, UTF-8
+//          first record: float64 ms since  7+n m  payload, exactly as the client sent it
+//          the Unix epoch (sub-ms precision)
 
 export const ENVELOPE_VERSION = 1;
 /** Bytes of an instance id. */
 export const ORIGIN_BYTES = 8;
-/** Bytes before the topic. */
-export const HEADER_BYTES = 20;
-/** Longest topic (bytes) the header can carry. */
+export const ENVELOPE_HEADER_BYTES = 18;
+export const RECORD_HEADER_BYTES = 7;
+/** Longest topic (bytes) a record can carry. */
 export const MAX_TOPIC_BYTES = 0xffff;
 
 const FLAG_BINARY = 1;
+/** Starting size of the writer's scratch buffer; it grows for a bigger turn and shrinks back after one. */
+const SCRATCH_BYTES = 64 * 1024;
 
 /**
- * Encodes one message into a fresh Buffer, copying the payload once (the caller's ArrayBuffer may die after this returns).
- * @param origin ORIGIN_BYTES bytes naming the sending instance
- * @param sentAtMs origin publish time, ms since the Unix epoch
- * @returns null when the topic is longer than MAX_TOPIC_BYTES
+ * Collects records into one envelope. Payloads are copied in at add() (the caller's ArrayBuffer may die right after)
+ * into a reused scratch buffer, so adding allocates nothing; take() copies the envelope out once per turn.
  */
+export class EnvelopeWriter {
+  readonly #origin: Uint8Array;
+  #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  #used = 0;
+  #count = 0;
+
+  /** @param origin ORIGIN_BYTES bytes naming this instance */
+  constructor(origin: Uint8Array) {
+    if (origin.length !== ORIGIN_BYTES) throw new Error(`origin must be ${ORIGIN_BYTES} bytes`);
+    this.#origin = origin;
+  }
+
+  /** Records added since the last take(). */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Size of the envelope take() would return now; 0 when empty. */
+  get bytes(): number {
+    return this.#used;
+  }
+
+  /**
+   * Appends one message. @param nowMs publish time, ms since the Unix epoch; the first record's time stands for the envelope
+   * @returns false (and adds nothing) when the topic is longer than MAX_TOPIC_BYTES
+   */
+  add(topic: string, payload: ArrayBuffer | Uint8Array, isBinary: boolean, nowMs: number): boolean {
+    const topicBytes = Buffer.byteLength(topic, 'utf8');
+    if (topicBytes > MAX_TOPIC_BYTES) return false;
+    const payloadBytes = payload.byteLength;
+    if (this.#count === 0) {
+      this.#reserve(ENVELOPE_HEADER_BYTES + RECORD_HEADER_BYTES + topicBytes + payloadBytes);
+      const out = this.#scratch;
+      out[0] = ENVELOPE_VERSION;
+      out[1] = 0;
+      out.set(this.#origin, 2);
+      out.writeDoubleBE(nowMs, 10);
+      this.#used = ENVELOPE_HEADER_BYTES;
+    } else {
+      this.#reserve(this.#used + RECORD_HEADER_BYTES + topicBytes + payloadBytes);
+    }
+    const out = this.#scratch;
+    let at = this.#used;
+    out[at] = isBinary ? FLAG_BINARY : 0;
+    out.writeUInt16BE(topicBytes, at + 1);
+    out.writeUInt32BE(payloadBytes, at + 3);
+    at += RECORD_HEADER_BYTES;
+    out.write(topic, at, topicBytes, 'utf8');
+    at += topicBytes;
+    out.set(payload instanceof Uint8Array ? payload : new Uint8Array(payload), at);
+    this.#used = at + payloadBytes;
+    this.#count++;
+    return true;
+  }
+
+  /** Returns the envelope (a new Buffer of exactly its size) and starts an empty one. Call only when count > 0. */
+  take(): Buffer {
+    const envelope = Buffer.from(this.#scratch.subarray(0, this.#used));
+    if (this.#scratch.length > SCRATCH_BYTES) this.#scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+    this.#used = 0;
+    this.#count = 0;
+    return envelope;
+  }
+
+  #reserve(total: number): void {
+    if (total <= this.#scratch.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(total, this.#scratch.length * 2));
+    this.#scratch.copy(bigger, 0, 0, this.#used);
+    this.#scratch = bigger;
+  }
+}
+
+/** Encodes a single message as a whole envelope (tests, tools). */
 export function encodeEnvelope(origin: Uint8Array, sentAtMs: number, topic: string, payload: ArrayBuffer | Uint8Array, isBinary: boolean): Buffer | null {
-  const topicBytes = Buffer.byteLength(topic, 'utf8');
-  if (topicBytes > MAX_TOPIC_BYTES) return null;
-  const payloadStart = HEADER_BYTES + topicBytes;
-  const out = Buffer.allocUnsafe(payloadStart + payload.byteLength);
-  out[0] = ENVELOPE_VERSION;
-  out[1] = isBinary ? FLAG_BINARY : 0;
-  out.set(origin, 2);
-  out.writeDoubleBE(sentAtMs, 10);
-  out.writeUInt16BE(topicBytes, 18);
-  out.write(topic, HEADER_BYTES, topicBytes, 'utf8');
-  out.set(payload instanceof Uint8Array ? payload : new Uint8Array(payload), payloadStart);
-  return out;
+  const writer = new EnvelopeWriter(origin);
+  return writer.add(topic, payload, isBinary, sentAtMs) ? writer.take() : null;
 }
 
-/** A decoded header; filled in place by decodeEnvelope so the receive path allocates nothing for it. */
-export interface EnvelopeHeader {
-  isBinary: boolean;
-  sentAtMs: number;
-  /** First byte of the topic; it ends where the payload starts. */
-  topicStart: number;
-  payloadStart: number;
+/** True when `envelope` is of a version this code reads and long enough to hold its header. */
+export function isEnvelope(envelope: Buffer): boolean {
+  return envelope.length >= ENVELOPE_HEADER_BYTES && envelope[0] === ENVELOPE_VERSION;
 }
 
-/** A fresh header to pass to decodeEnvelope. */
-export function emptyHeader(): EnvelopeHeader {
-  return { isBinary: false, sentAtMs: 0, topicStart: HEADER_BYTES, payloadStart: HEADER_BYTES };
+/** The origin publish time of an envelope that passed isEnvelope(). */
+export function sentAt(envelope: Buffer): number {
+  return envelope.readDoubleBE(10);
 }
 
-/** Reads the header of `envelope` into `into`; false when the envelope is truncated or of another version. */
-export function decodeEnvelope(envelope: Uint8Array, into: EnvelopeHeader): boolean {
-  if (envelope.length < HEADER_BYTES || envelope[0] !== ENVELOPE_VERSION) return false;
-  const view = Buffer.isBuffer(envelope) ? envelope : Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength);
-  const payloadStart = HEADER_BYTES + view.readUInt16BE(18);
-  if (payloadStart > view.length) return false;
-  into.isBinary = ((view[1] ?? 0) & FLAG_BINARY) !== 0;
-  into.sentAtMs = view.readDoubleBE(10);
-  into.topicStart = HEADER_BYTES;
-  into.payloadStart = payloadStart;
-  return true;
-}
-
-/** True when `envelope` was sent by the instance whose id is `origin`. Call after decodeEnvelope succeeded. */
+/** True when `envelope` was sent by the instance whose id is `origin`. */
 export function isFrom(envelope: Uint8Array, origin: Uint8Array): boolean {
   for (let i = 0; i < ORIGIN_BYTES; i++) if (envelope[2 + i] !== origin[i]) return false;
   return true;
+}
+
+/** One record's position inside its envelope; filled in place by readRecord so the receive path allocates nothing for it. */
+export interface RecordView {
+  isBinary: boolean;
+  topicStart: number;
+  /** The topic ends where the payload starts. */
+  payloadStart: number;
+  payloadEnd: number;
+}
+
+/** A fresh view to pass to readRecord. */
+export function emptyRecord(): RecordView {
+  return { isBinary: false, topicStart: 0, payloadStart: 0, payloadEnd: 0 };
+}
+
+/**
+ * Reads the record at `offset` into `into`.
+ * @returns the offset of the next record (envelope.length after the last), or -1 when the record runs past the end
+ */
+export function readRecord(envelope: Buffer, offset: number, into: RecordView): number {
+  if (offset + RECORD_HEADER_BYTES > envelope.length) return -1;
+  const topicStart = offset + RECORD_HEADER_BYTES;
+  const payloadStart = topicStart + envelope.readUInt16BE(offset + 1);
+  const payloadEnd = payloadStart + envelope.readUInt32BE(offset + 3);
+  if (payloadEnd > envelope.length) return -1;
+  into.isBinary = ((envelope[offset] ?? 0) & FLAG_BINARY) !== 0;
+  into.topicStart = topicStart;
+  into.payloadStart = payloadStart;
+  into.payloadEnd = payloadEnd;
+  return payloadEnd;
 }

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import type { RedisBackplaneConfig } from '../config/cluster.js';
 import type { Logger } from '../logger.js';
 import type { Backplane } from '../relay/hub.js';
-import { decodeEnvelope, emptyHeader, encodeEnvelope, isFrom, ORIGIN_BYTES } from './envelope.js';
+import { emptyRecord, ENVELOPE_HEADER_BYTES, EnvelopeWriter, isEnvelope, isFrom, ORIGIN_BYTES, readRecord, sentAt } from './envelope.js';
 import { createBackplaneMetrics, type BackplaneCounters, type BackplaneMetrics } from './metrics.js';
 
 /** Hands a message from another instance to this instance's subscribers of `topic`. */
@@ -42,7 +42,9 @@ export class RedisBackplane implements Backplane {
   readonly #metrics: BackplaneMetrics;
   readonly #now: () => number;
   readonly #maxPendingBytes: number;
-  readonly #header = emptyHeader();
+  readonly #writer: EnvelopeWriter;
+  readonly #record = emptyRecord();
+  #flushScheduled = false;
   #pendingBytes = 0;
   #pubReady = false;
   #subscribed = false;
@@ -63,6 +65,7 @@ export class RedisBackplane implements Backplane {
     this.#maxPendingBytes = config.max_pending_bytes;
     this.#metrics = createBackplaneMetrics(opts.registry, () => this.connected);
     this.#counters = this.#metrics.counters;
+    this.#writer = new EnvelopeWriter(this.instanceId);
 
     const options: RedisOptions = {
       lazyConnect: true,
@@ -77,9 +80,7 @@ export class RedisBackplane implements Backplane {
       autoResubscribe: false,
     };
     const id = this.instanceId.toString('hex');
-    // Auto-pipelining collects the PUBLISHes of one event-loop turn into one socket write, issued from
-    // setImmediate: after uWS has flushed the local fan-out, and without a syscall per message.
-    this.#pub = new Redis(config.url, { ...options, enableAutoPipelining: true, connectionName: `websocket-relay:${id}:pub` });
+    this.#pub = new Redis(config.url, { ...options, connectionName: `websocket-relay:${id}:pub` });
     this.#sub = new Redis(config.url, { ...options, connectionName: `websocket-relay:${id}:sub` });
 
     this.#pub.on('ready', () => {
@@ -125,8 +126,9 @@ export class RedisBackplane implements Backplane {
   }
 
   /**
-   * Hot path, once per client message after the local fan-out. Copies `message` once into the envelope; drops
-   * (and counts) instead of queueing when Redis is away or too far behind.
+   * Hot path, once per client message after the local fan-out. Copies `message` into this turn's envelope, which
+   * goes to Redis as one PUBLISH from setImmediate (after uWS has flushed the local fan-out). Drops (and counts)
+   * instead of queueing when Redis is away or too far behind.
    */
   publish(topic: string, message: ArrayBuffer, isBinary: boolean): void {
     const counters = this.#counters;
@@ -134,25 +136,41 @@ export class RedisBackplane implements Backplane {
       counters.dropped.disconnected++;
       return;
     }
-    if (this.#pendingBytes >= this.#maxPendingBytes) {
+    const writer = this.#writer;
+    if (this.#pendingBytes + writer.bytes >= this.#maxPendingBytes) {
       counters.dropped.backpressure++;
       return;
     }
-    const envelope = encodeEnvelope(this.instanceId, this.#now(), topic, message, isBinary);
-    if (envelope === null) {
+    if (!writer.add(topic, message, isBinary, this.#now())) {
       counters.dropped.error++;
+      return;
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  /** Sends this turn's envelope. Every PUBLISH is settled exactly once (reply, or rejection on a broken connection). */
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const writer = this.#writer;
+    const records = writer.count;
+    if (records === 0) return;
+    const envelope = writer.take();
+    const counters = this.#counters;
+    if (!this.#pubReady) {
+      counters.dropped.disconnected += records;
       return;
     }
     const size = envelope.length;
     this.#pendingBytes += size;
-    // Replies (or, on a broken connection, rejections) settle every PUBLISH exactly once, which keeps the
-    // pending-bytes account exact.
     void this.#pub.publish(this.#channel, envelope, (err) => {
       this.#pendingBytes -= size;
-      if (err) counters.dropped.error++;
-      else counters.published++;
+      if (err) counters.dropped.error += records;
+      else counters.published += records;
     });
-  }
+  };
 
   /** Unsubscribes and closes both connections; bounded by connect_timeout_s. Idempotent, never rejects. */
   close(): Promise<void> {
@@ -162,23 +180,34 @@ export class RedisBackplane implements Backplane {
 
   readonly #receive = (_channel: Buffer, envelope: Buffer): void => {
     if (this.#state === 'closed') return;
-    const header = this.#header;
     const counters = this.#counters;
-    if (!decodeEnvelope(envelope, header)) {
+    if (!isEnvelope(envelope)) {
       counters.dropped.malformed++;
       return;
     }
     if (isFrom(envelope, this.instanceId)) return;
-    try {
-      this.#opts.deliver(envelope.toString('utf8', header.topicStart, header.payloadStart), envelope.subarray(header.payloadStart), header.isBinary);
-    } catch (err) {
-      // A throw here would escape into ioredis's parser and crash the process.
-      counters.dropped.malformed++;
-      if (this.#logger.isLevelEnabled('debug')) this.#logger.debug({ err }, 'backplane delivery failed');
-      return;
+    const record = this.#record;
+    const deliver = this.#opts.deliver;
+    let delivered = 0;
+    for (let at = ENVELOPE_HEADER_BYTES; at < envelope.length; delivered++) {
+      at = readRecord(envelope, at, record);
+      if (at < 0) {
+        counters.dropped.malformed++;
+        break;
+      }
+      try {
+        deliver(envelope.toString('utf8', record.topicStart, record.payloadStart), envelope.subarray(record.payloadStart, record.payloadEnd), record.isBinary);
+      } catch (err) {
+        // A throw here would escape into ioredis's parser and crash the process.
+        counters.dropped.malformed++;
+        if (this.#logger.isLevelEnabled('debug')) this.#logger.debug({ err }, 'backplane delivery failed');
+        break;
+      }
     }
-    counters.received++;
-    this.#metrics.observeLatency((this.#now() - header.sentAtMs) / 1000);
+    if (delivered === 0) return;
+    counters.received += delivered;
+    const latency = (this.#now() - sentAt(envelope)) / 1000;
+    for (let i = 0; i < delivered; i++) this.#metrics.observeLatency(latency);
   };
 
   #subscribe(): void {
@@ -240,6 +269,7 @@ export class RedisBackplane implements Backplane {
   }
 
   async #close(): Promise<void> {
+    this.#flush();
     this.#state = 'closed';
     clearInterval(this.#heartbeat);
     const timeoutMs = this.#opts.config.connect_timeout_s * 1000;
