@@ -19,16 +19,18 @@ export const RECORD_HEADER_BYTES = 7;
 export const MAX_TOPIC_BYTES = 0xffff;
 
 const FLAG_BINARY = 1;
-/** Starting size of the writer's scratch buffer; it grows for a bigger turn and shrinks back after one. */
-const SCRATCH_BYTES = 64 * 1024;
+/** Bounds of the buffer a new envelope starts in: twice the last envelope's size, within these. */
+const START_MIN_BYTES = 1024;
+const START_MAX_BYTES = 1024 * 1024;
 
 /**
- * Collects records into one envelope. Payloads are copied in at add() (the caller's ArrayBuffer may die right after)
- * into a reused scratch buffer, so adding allocates nothing; take() copies the envelope out once per turn.
+ * Collects records into one envelope. Each payload is copied exactly once, at add() (the caller's ArrayBuffer may die
+ * right after), straight into the buffer take() hands out; the next envelope gets a new buffer sized from the last one,
+ * so adding normally allocates nothing and a busy turn rarely has to grow (and copy) its buffer.
  */
 export class EnvelopeWriter {
   readonly #origin: Uint8Array;
-  #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  #scratch = Buffer.allocUnsafe(START_MIN_BYTES);
   #used = 0;
   #count = 0;
 
@@ -81,10 +83,10 @@ export class EnvelopeWriter {
     return true;
   }
 
-  /** Returns the envelope (a new Buffer of exactly its size) and starts an empty one. Call only when count > 0. */
+  /** Returns the envelope (the writer never touches it again) and starts an empty one. Call only when count > 0. */
   take(): Buffer {
-    const envelope = Buffer.from(this.#scratch.subarray(0, this.#used));
-    if (this.#scratch.length > SCRATCH_BYTES) this.#scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+    const envelope = this.#scratch.subarray(0, this.#used);
+    this.#scratch = Buffer.allocUnsafe(Math.min(START_MAX_BYTES, Math.max(START_MIN_BYTES, this.#used * 2)));
     this.#used = 0;
     this.#count = 0;
     return envelope;

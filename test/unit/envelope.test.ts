@@ -99,7 +99,7 @@ describe('envelope', () => {
     expect(writer.count).toBe(0);
   });
 
-  it('grows past its scratch buffer for a big turn and starts small again after it', () => {
+  it('grows its buffer for a big turn and keeps every record intact', () => {
     const writer = new EnvelopeWriter(origin);
     const big = new Uint8Array(200 * 1024).fill(7);
     writer.add('t', new Uint8Array([1]), true, 0);
