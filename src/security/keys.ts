@@ -73,18 +73,19 @@ export function loadJwtKey(jwt: JwtConfig): JwtKey {
   throw new ConfigError(['security.jwt: auth is jwt: set one of secret, public_key_file, jwks_file']);
 }
 
-/** Reads the files of `security:` without keeping anything: the problems, one line each, naming the key. */
+/**
+ * Reads and checks the files the active auth mode needs, keeping nothing: one problem per line, naming the key.
+ * For `--check-config`, which validates without starting the relay.
+ */
 export function securityFileProblems(security: SecurityConfig): string[] {
-  const problems: string[] = [];
-  for (const check of [() => security.auth === 'token' && loadTokens(security), () => security.auth === 'jwt' && loadJwtKey(security.jwt)]) {
-    try {
-      check();
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems.push(...err.problems);
-    }
+  try {
+    if (security.auth === 'token') loadTokens(security);
+    if (security.auth === 'jwt') loadJwtKey(security.jwt);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
   }
-  return problems;
 }
 
 function readConfigFile(file: string, name: string): string {
