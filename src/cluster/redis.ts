@@ -270,6 +270,8 @@ export class RedisBackplane implements Backplane {
 
   async #close(): Promise<void> {
     this.#flush();
+    // Anything published from here on (there should be nothing: clients are closed first) counts as dropped.
+    this.#pubReady = false;
     this.#state = 'closed';
     clearInterval(this.#heartbeat);
     const timeoutMs = this.#opts.config.connect_timeout_s * 1000;
