@@ -11,7 +11,8 @@
 # Prints one `ok N - ...` line per step, stops at the first `FAIL N - ...` and exits 1.
 #
 # Environment: SMOKE_IMAGE (default localhost/websocket-relay:smoke), SMOKE_BUILD_TIMEOUT_S (1200),
-# SMOKE_NO_CACHE=1 to build without the layer cache (a cold build time).
+# SMOKE_NO_CACHE=1 to build without the layer cache (a cold build time), SMOKE_PULL=1 to try pulling the
+# official base image before building a stand-in.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
