@@ -1,9 +1,9 @@
 // security.auth: jwt — HS256 secret, PEM public key or JWKS file; exp/nbf/aud/iss; close 4001 when exp passes.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { HandshakeRefused, TestClient } from '../../helpers/client.js';
 import { disconnections, expectActiveConnections, rejected } from '../../helpers/health.js';
 import { startRelay } from '../../helpers/relay.js';
@@ -23,8 +23,11 @@ async function status(url: string, token: string): Promise<number> {
   return (err as HandshakeRefused).status;
 }
 
+const dir = mkdtempSync(join(tmpdir(), 'relay-jwt-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
 function tempFile(name: string, text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'relay-jwt-')), name);
+  const file = join(dir, name);
   writeFileSync(file, text);
   return file;
 }

@@ -1,9 +1,9 @@
 // security.auth: token — shared bearer tokens from the Authorization header, the query, or the subprotocol list.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { HandshakeRefused, TestClient } from '../../helpers/client.js';
 import { expectActiveConnections, rejected } from '../../helpers/health.js';
 import { startRelay } from '../../helpers/relay.js';
@@ -71,6 +71,7 @@ describe('bearer token auth', () => {
 
   it('reads tokens_file at startup, and refuses to start when it is unreadable', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-tokens-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'tokens');
     writeFileSync(file, `# operators\n${TOKEN}\n\n`);
     const relay = await startRelay({ security: { auth: 'token', tokens_file: file } });

@@ -1,12 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/schema.js';
 import { loadJwtKey, loadTokens, securityFileProblems } from '../../../src/security/keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-keys-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string): string => {
   const path = join(dir, name);
   writeFileSync(path, text);
