@@ -76,6 +76,23 @@ describe.skipIf(REDIS_SERVER === null)(title, () => {
     expect(await metric(a, 'relay_backplane_connected')).toBe(1);
   });
 
+  it('delivers every message exactly once to every client of three instances (no relay loops)', async () => {
+    const redis = await startRedis();
+    const relays = await Promise.all([instance(redis.url), instance(redis.url), instance(redis.url)]);
+    const clients = await Promise.all(relays.map((r) => client(r.url)));
+    const names = ['a', 'b', 'c'];
+
+    clients.forEach((c, i) => c.send(`data-${names[i]}`));
+    await Promise.all(clients.map((c) => until(() => names.every((n) => texts(c).includes(`data-${n}`)), 5000, 'all data')));
+    // Each end-X is sent after X's client saw all data: a copy re-published by X's instance would already be on its way before it.
+    clients.forEach((c, i) => c.send(`end-${names[i]}`));
+    await Promise.all(clients.map((c) => until(() => names.every((n) => texts(c).includes(`end-${n}`)), 5000, 'all ends')));
+
+    for (const c of clients) {
+      expect(texts(c).sort()).toEqual(['data-a', 'data-b', 'data-c', 'end-a', 'end-b', 'end-c']);
+    }
+  });
+
   it('keeps rooms isolated across instances', async () => {
     const redis = await startRedis();
     const rooms = { relay: { rooms: true } };
