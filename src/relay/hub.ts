@@ -228,11 +228,10 @@ export class Hub {
     return true;
   }
 
-  /** Every request uWS did not route to `upgrade` (no key, a key of the wrong length, plain HTTP): answered, never dropped silently. */
+  /** Every request uWS did not route to `upgrade` (no key, a key of the wrong length, plain HTTP) gets an answer. */
   #notUpgrade(res: HttpResponse, req: HttpRequest): void {
-    if (req.getHeader('upgrade').toLowerCase() === 'websocket' && this.#refusedHandshake(res, req.getHeader('sec-websocket-version'), req.getHeader('sec-websocket-key'))) {
-      return;
-    }
+    const wantsWebSocket = req.getHeader('upgrade').toLowerCase() === 'websocket';
+    if (wantsWebSocket && this.#refusedHandshake(res, req.getHeader('sec-websocket-version'), req.getHeader('sec-websocket-key'))) return;
     this.#opts.observer.upgradeRejected('bad_handshake');
     res.writeStatus('426 Upgrade Required');
     res.writeHeader('Upgrade', 'websocket');
