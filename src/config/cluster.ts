@@ -23,7 +23,7 @@ const redis = z.strictObject({
     .string()
     .refine(isRedisUrl, { message: 'must be a redis:// or rediss:// URL: redis://[user:password@]host[:port][/db][?family=4|6], e.g. redis://127.0.0.1:6379' })
     .default('redis://127.0.0.1:6379')
-    .describe('Redis server for the backplane; rediss:// uses TLS; credentials and the db number go in the URL'),
+    .describe('Redis server for the backplane; rediss:// uses TLS; credentials go in the URL (a /db number does not separate pub/sub channels: use channel_prefix)'),
   channel_prefix: z
     .string()
     .min(1)
@@ -36,7 +36,7 @@ const redis = z.strictObject({
     .positive()
     .max(300)
     .default(5)
-    .describe('how long one connection attempt to Redis may take before it is retried (seconds)'),
+    .describe('how long one connection attempt to Redis may take before it is retried; also bounds the unsubscribe and quit at shutdown (seconds)'),
   reconnect_max_delay_s: z
     .number()
     .positive()
