@@ -30,7 +30,7 @@ const redis = z.strictObject({
     .max(200)
     .regex(/^[\x21-\x7e]+$/, { message: 'must be printable ASCII without spaces' })
     .default('websocket-relay')
-    .describe('instances with the same prefix on the same Redis form one relay; the pub/sub channel is <prefix>:messages'),
+    .describe('instances with the same prefix on the same Redis form one relay; the pub/sub channel is `<channel_prefix>:messages`'),
   connect_timeout_s: z
     .number()
     .positive()
