@@ -8,7 +8,7 @@ import { until, within } from '../../helpers/wait.js';
 
 describe('per-connection rate limits', () => {
   it('closes a flooding client with 1008 and counts it; a neighbour keeps relaying', async () => {
-    const relay = await startRelay({ relay: { echo: false }, limits: { max_messages_per_second: 5, burst_messages: 10 } });
+    const relay = await startRelay({ relay: { echo: false }, limits: { max_messages_per_second: 1, burst_messages: 10 } });
     const flooder = await new TestClient(relay.url).opened();
     const neighbour = await new TestClient(relay.url).opened();
     const watcher = await new TestClient(relay.url).opened();
@@ -25,7 +25,7 @@ describe('per-connection rate limits', () => {
   });
 
   it('drop mode: excess messages are dropped and counted, the connection stays open', async () => {
-    const relay = await startRelay({ limits: { max_messages_per_second: 2, burst_messages: 3, on_rate_exceeded: 'drop' } });
+    const relay = await startRelay({ limits: { max_messages_per_second: 1, burst_messages: 3, on_rate_exceeded: 'drop' } });
     const sender = await new TestClient(relay.url).opened();
     for (let i = 0; i < 20; i++) sender.send(`m${i}`);
     sender.send('last');
