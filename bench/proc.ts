@@ -24,14 +24,20 @@ export function sum(pids: readonly number[], read: (pid: number) => number): num
   return pids.reduce((total, pid) => total + read(pid), 0);
 }
 
-/**
- * Busy clock ticks of the whole machine (every core, every process, plus interrupt and softirq time,
- * which on loopback includes part of the TCP work that no process is charged for).
- */
-export function machineBusyTicks(): number {
+export interface MachineTicks {
+  /** user + nice + system over every core: what processes ran */
+  readonly processes: number;
+  /** irq + softirq: on loopback this includes TCP work charged to no process */
+  readonly interrupts: number;
+  /** time the hypervisor ran something else while a vCPU wanted to run */
+  readonly steal: number;
+}
+
+/** Clock ticks of the whole machine from the first line of /proc/stat. */
+export function machineTicks(): MachineTicks {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-  const [, ...values] = line.trim().split(/\s+/);
-  const n = values.map(Number);
-  // user nice system idle iowait irq softirq steal: everything but idle (3) and iowait (4) is busy
-  return n.slice(0, 8).reduce((total, v, i) => (i === 3 || i === 4 ? total : total + (v || 0)), 0);
+  // cpu user nice system idle iowait irq softirq steal ...
+  const n = line.trim().split(/\s+/).slice(1).map((v) => Number(v) || 0);
+  const at = (i: number): number => n[i] ?? 0;
+  return { processes: at(0) + at(1) + at(2), interrupts: at(5) + at(6), steal: at(7) };
 }

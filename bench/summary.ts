@@ -31,6 +31,8 @@ export interface PeerSummary {
   readonly outOfOrder: number;
   readonly malformed: number;
   readonly saturatedTrials: number;
+  /** trials during which other processes used more than BUSY_MACHINE_PCT of a core */
+  readonly busyMachineTrials: number;
   readonly errors: readonly string[];
 }
 
@@ -42,6 +44,9 @@ export interface Ratio {
   /** peer p99 ÷ relay p99, per round (> 1: relay is faster) */
   readonly p99: Spread | null;
 }
+
+/** Other processes using more than this share of one core during a trial mark it as run on a busy machine. */
+export const BUSY_MACHINE_PCT = 25;
 
 export function spread(values: readonly number[]): Spread | null {
   const finite = values.filter((v) => Number.isFinite(v));
@@ -83,6 +88,7 @@ export function summarize(trials: readonly Trial[]): PeerSummary[] {
       outOfOrder: total((t) => t.outOfOrder),
       malformed: total((t) => t.malformed),
       saturatedTrials: mine.filter((t) => t.loadgenSaturated).length,
+      busyMachineTrials: mine.filter((t) => (t.otherCpuPct ?? 0) > BUSY_MACHINE_PCT).length,
       errors: [...new Set(mine.map((t) => t.error).filter((e): e is string => e !== null))],
     };
   });

@@ -4,7 +4,8 @@ import type { CpuPlan } from './cpus.js';
 import { runLoadgen } from './loadgen/client.js';
 import type { LoadgenResult } from './loadgen/client.js';
 import type { Peer } from './peers/types.js';
-import { cpuTicks, machineBusyTicks, rssKiB, sum } from './proc.js';
+import { cpuTicks, machineTicks, rssKiB, sum } from './proc.js';
+import type { MachineTicks } from './proc.js';
 import type { Scenario } from './scenarios.js';
 
 export interface LatencyUs {
@@ -46,11 +47,14 @@ export interface Trial {
   /** load generator CPU during traffic, % of one core */
   readonly clientCpuPct: number;
   /**
-   * CPU busy on the machine during traffic beyond the server's and the load generator's own, % of one
-   * core: other processes (a shared machine) plus loopback softirq work charged to no process.
-   * A high value says the run competed for CPU.
+   * CPU that other processes used during traffic, % of one core: on a shared machine they compete
+   * with the server and the load generator, and a high value says the numbers carry that noise.
    */
   readonly otherCpuPct: number | null;
+  /** irq + softirq during traffic, % of one core (loopback TCP work no process is charged for) */
+  readonly interruptCpuPct: number | null;
+  /** hypervisor steal during traffic, % of one core */
+  readonly stealCpuPct: number | null;
   readonly clientThreads: number;
   readonly loadgenSaturated: boolean;
   readonly stalled: boolean;
@@ -90,7 +94,7 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
     const baselineRss = pids.length ? sum(pids, rssKiB) : null;
     let idleRss: number | null = null;
     let ticksAtGo = 0;
-    let machineAtGo = 0;
+    let machineAtGo: MachineTicks = { processes: 0, interrupts: 0, steal: 0 };
     let goAt = 0;
     const result = await runLoadgen({
       binary: input.loadgen,
@@ -104,14 +108,15 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
           idleRss = sum(pids, rssKiB);
           ticksAtGo = sum(pids, cpuTicks);
         }
-        machineAtGo = machineBusyTicks();
+        machineAtGo = machineTicks();
         goAt = performance.now();
       },
     });
     const ticks = pids.length ? sum(pids, cpuTicks) - ticksAtGo : null;
-    const machineTicks = machineBusyTicks() - machineAtGo;
+    const now = machineTicks();
+    const machine = { processes: now.processes - machineAtGo.processes, interrupts: now.interrupts - machineAtGo.interrupts, steal: now.steal - machineAtGo.steal };
     const trafficS = (performance.now() - goAt) / 1000;
-    return fromResult(base, result, { baselineRss, idleRss, ticks, machineTicks, trafficS, clockTicks: cpus.clockTicks });
+    return fromResult(base, result, { baselineRss, idleRss, ticks, machine, trafficS, clockTicks: cpus.clockTicks });
   } catch (err) {
     return failed(base, (err as Error).message);
   } finally {
@@ -123,7 +128,7 @@ interface ServerSide {
   readonly baselineRss: number | null;
   readonly idleRss: number | null;
   readonly ticks: number | null;
-  readonly machineTicks: number;
+  readonly machine: MachineTicks;
   readonly trafficS: number;
   readonly clockTicks: number;
 }
@@ -133,6 +138,7 @@ type TrialBase = Pick<Trial, 'scenario' | 'peer' | 'round' | 'position'>;
 function fromResult(base: TrialBase, r: LoadgenResult, server: ServerSide): Trial {
   const cpuS = server.ticks === null ? null : server.ticks / server.clockTicks;
   const us = (ns: number): number => ns / 1000;
+  const pct = (seconds: number): number | null => (server.trafficS > 0 ? (100 * seconds) / server.trafficS : null);
   const problems = [r.error, r.stalled ? 'stalled: in-flight messages stopped completing' : null].filter((p): p is string => p !== null);
   return {
     ...base,
@@ -154,8 +160,9 @@ function fromResult(base: TrialBase, r: LoadgenResult, server: ServerSide): Tria
     idleRssKiB: server.idleRss,
     kibPerConnection: server.baselineRss === null || server.idleRss === null ? null : (server.idleRss - server.baselineRss) / r.subs,
     clientCpuPct: r.cpu_pct,
-    otherCpuPct:
-      server.trafficS <= 0 ? null : Math.max(0, (100 * (server.machineTicks / server.clockTicks - (cpuS ?? 0) - r.cpu_s)) / server.trafficS),
+    otherCpuPct: pct(Math.max(0, server.machine.processes / server.clockTicks - (cpuS ?? 0) - r.cpu_s)),
+    interruptCpuPct: pct(server.machine.interrupts / server.clockTicks),
+    stealCpuPct: pct(server.machine.steal / server.clockTicks),
     clientThreads: r.threads,
     loadgenSaturated: r.saturated,
     stalled: r.stalled,
@@ -185,6 +192,8 @@ function failed(base: TrialBase, error: string): Trial {
     kibPerConnection: null,
     clientCpuPct: 0,
     otherCpuPct: null,
+    interruptCpuPct: null,
+    stealCpuPct: null,
     clientThreads: 0,
     loadgenSaturated: false,
     stalled: false,

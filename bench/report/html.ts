@@ -57,8 +57,8 @@ ${targets.length ? `<h2>Targets (reported, not asserted)</h2><ul>${targets.join(
 <h2>Results</h2>
 <p>Medians over repeats, [min–max] when they differ. <code>relay ×</code> is relay deliveries/s divided by the peer's, paired within each round.
 Fixed-rate latency is measured from the intended send time, so a stalled server cannot hide its delay.
-CPU % is of one core; <i>other CPU %</i> is what the rest of the machine used meanwhile (other processes and loopback softirq): high values mean the run competed for CPU.</p>
-${table(HEADER, rows(input.summaries, input.ratios))}
+CPU % is of one core; <i>other CPU %</i> is what other processes used meanwhile: high values (flag BUSY-MACHINE) mean the run competed for CPU.</p>
+${table(HEADER, rows(input.summaries, input.ratios, true))}
 <h2>Charts</h2>
 ${charts.join('\n')}
 </body></html>

@@ -1,6 +1,6 @@
 // The terminal report: one row per scenario and peer, then the targets.
 import type { Scenario } from '../scenarios.js';
-import type { PeerSummary, Ratio } from '../summary.js';
+import type { PeerSummary, Ratio, Spread } from '../summary.js';
 import type { Target } from '../targets.js';
 import { count, fixed, micros, withSpread } from './format.js';
 
@@ -11,27 +11,33 @@ export function flags(s: PeerSummary): string {
   if (s.failed) out.push(`FAILED ${s.failed}/${s.trials}`);
   if (s.lost || s.duplicated || s.outOfOrder || s.malformed) out.push('LOSS');
   if (s.saturatedTrials) out.push(`LOADGEN-SATURATED ${s.saturatedTrials}/${s.trials}`);
+  if (s.busyMachineTrials) out.push(`BUSY-MACHINE ${s.busyMachineTrials}/${s.trials}`);
   return out.join(' ');
 }
 
-export function rows(summaries: readonly PeerSummary[], ratios: readonly Ratio[]): string[][] {
+/**
+ * One row per scenario and peer. `full` shows [min–max] in every column (HTML); otherwise only for
+ * deliveries/s, p99 and the ratio, so the terminal table fits a wide terminal.
+ */
+export function rows(summaries: readonly PeerSummary[], ratios: readonly Ratio[], full = false): string[][] {
+  const m = (s: Spread | null, f: (v: number) => string): string => (full ? withSpread(s, f) : s ? f(s.median) : '-');
   return summaries.map((s) => {
     const r = ratios.find((x) => x.scenario === s.scenario && x.peer === s.peer);
     return [
       s.scenario,
       s.peer,
       withSpread(s.deliveriesPerS, count),
-      withSpread(s.p50Us, micros),
-      withSpread(s.p90Us, micros),
+      m(s.p50Us, micros),
+      m(s.p90Us, micros),
       withSpread(s.p99Us, micros),
-      withSpread(s.p999Us, micros),
-      withSpread(s.maxUs, micros),
+      m(s.p999Us, micros),
+      m(s.maxUs, micros),
       `${s.lost}/${s.duplicated}/${s.outOfOrder}${s.malformed ? ` bad ${s.malformed}` : ''}`,
-      withSpread(s.serverCpuUsPerDelivery, fixed(3)),
-      withSpread(s.serverCpuPct, fixed(0)),
-      withSpread(s.kibPerConnection, fixed(2)),
-      withSpread(s.clientCpuPct, fixed(0)),
-      withSpread(s.otherCpuPct, fixed(0)),
+      m(s.serverCpuUsPerDelivery, fixed(3)),
+      m(s.serverCpuPct, fixed(0)),
+      m(s.kibPerConnection, fixed(2)),
+      m(s.clientCpuPct, fixed(0)),
+      m(s.otherCpuPct, fixed(0)),
       s.peer === 'relay' ? '1' : withSpread(r?.throughput ?? null, fixed(2)),
       flags(s),
     ];
@@ -50,7 +56,8 @@ export function renderReport(scenarios: readonly Scenario[], summaries: readonly
   parts.push(
     '',
     'Medians over rounds, [min–max] when they differ. relay × = relay deliveries/s ÷ peer deliveries/s, paired within each round.',
-    'Fixed-rate latency is from the intended send time. CPU% is of one core; other CPU% is machine load beyond server and load generator.',
+    'Fixed-rate latency is from the intended send time. CPU% is of one core; other CPU% is what other processes used meanwhile.',
+    'Other columns show medians; the JSON and HTML reports have every [min–max].',
     `scenarios: ${scenarios.map((s) => `${s.name} (${describe(s)})`).join('; ')}`,
   );
   const errors = summaries.flatMap((s) => s.errors.map((e) => `  ${s.scenario} / ${s.peer}: ${e}`));

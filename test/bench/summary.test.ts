@@ -8,6 +8,7 @@ import { latencyChart, throughputChart } from '../../bench/report/svg.js';
 import { DEFAULT_SUITE, GRID, QUICK, selectScenarios } from '../../bench/scenarios.js';
 import { rotate } from '../../bench/suite.js';
 import { ratios, spread, summarize } from '../../bench/summary.js';
+import { evaluateTargets } from '../../bench/targets.js';
 import type { Trial } from '../../bench/trial.js';
 
 function trial(peer: string, round: number, deliveriesPerS: number, p99: number, extra: Partial<Trial> = {}): Trial {
@@ -35,6 +36,8 @@ function trial(peer: string, round: number, deliveriesPerS: number, p99: number,
     kibPerConnection: 1,
     clientCpuPct: 10,
     otherCpuPct: 0,
+    interruptCpuPct: 0,
+    stealCpuPct: 0,
     clientThreads: 1,
     loadgenSaturated: false,
     stalled: false,
@@ -111,5 +114,16 @@ describe('quick checks', () => {
   it('escapes peer names inside the charts', () => {
     const summaries = summarize([trial('<b>', 0, 1000, 10)]);
     expect(throughputChart('t', summaries)).not.toContain('<b>');
+  });
+});
+
+describe('targets', () => {
+  it('reads relay ÷ peer ratios the right way round', () => {
+    const scenarios = selectScenarios('max-1k-1p-64b');
+    const trials = [trial('relay', 0, 900, 10), trial('uws-raw', 0, 1000, 10), trial('ws', 0, 100, 50)].map((t) => ({ ...t, scenario: 'max-1k-1p-64b' }));
+    const targets = evaluateTargets(scenarios, summarize(trials), ratios(trials));
+    expect(targets[0]).toMatchObject({ measured: expect.stringMatching(/^90\.0%/), met: false });
+    expect(targets[1]).toMatchObject({ measured: 'max-1k-1p-64b: 9.00x', met: true });
+    expect(targets.find((t) => t.name.includes('gorilla'))?.met).toBeNull();
   });
 });
