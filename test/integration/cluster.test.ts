@@ -1,4 +1,4 @@
-// Cluster mode: two relay instances in this process share a real redis-server and act as one relay.
+// Cluster mode: two or three relay instances in this process share a real redis-server and act as one relay.
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -221,8 +221,8 @@ describe.skipIf(REDIS_SERVER === null)(title, () => {
     await probe.connect();
 
     // Every client's commands hang, as with a frozen server or a half-open TCP connection: no close event ever comes.
-    await probe.call('CLIENT', 'PAUSE', '2000', 'ALL');
-    for (const relay of [a, b]) await until(() => !relay.readiness.ready, 1500, 'the health check to notice');
+    await probe.call('CLIENT', 'PAUSE', '4000', 'ALL');
+    for (const relay of [a, b]) await until(() => !relay.readiness.ready, 3000, 'the health check to notice');
     expect(await metric(a, 'relay_backplane_connected')).toBe(0);
 
     for (const relay of [a, b]) await until(() => relay.readiness.ready, 10_000, 'the backplane to recover');
@@ -240,8 +240,8 @@ describe.skipIf(REDIS_SERVER === null)(title, () => {
     onTestFinished(() => probe.disconnect());
     await probe.connect();
 
-    // Redis takes the PUBLISHes but answers none for a second: the unacknowledged bytes pile up on A's side.
-    await probe.call('CLIENT', 'PAUSE', '1000', 'ALL');
+    // Redis takes the PUBLISHes but answers none for a while: the unacknowledged bytes pile up on A's side.
+    await probe.call('CLIENT', 'PAUSE', '3000', 'ALL');
     const count = 200;
     const payload = 'x'.repeat(1024);
     for (let i = 0; i < count; i++) a1.send(payload);
