@@ -1,7 +1,7 @@
 // Build products keyed by a hash of their sources, so a changed source rebuilds and a fresh clone
 // builds on first use with no separate step.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BUILD_DIR } from './paths.js';
 
@@ -20,5 +20,14 @@ export async function cachedBuild(name: string, extension: string, sources: read
   const tmp = `${out.slice(0, out.length - extension.length)}.tmp-${process.pid}${extension}`;
   await produce(tmp);
   renameSync(tmp, out);
+  removeStale(name, extension, path.basename(out));
   return out;
+}
+
+/** Builds of older sources are never used again; only the one just made is kept. */
+function removeStale(name: string, extension: string, keep: string): void {
+  for (const file of readdirSync(BUILD_DIR)) {
+    const hash = file.startsWith(`${name}-`) && file.endsWith(extension) ? file.slice(name.length + 1, file.length - extension.length) : '';
+    if (file !== keep && /^[0-9a-f]{12}$/.test(hash)) rmSync(path.join(BUILD_DIR, file), { force: true });
+  }
 }
