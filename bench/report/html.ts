@@ -4,7 +4,7 @@ import type { Scenario } from '../scenarios.js';
 import type { PeerSummary, Ratio } from '../summary.js';
 import type { Target } from '../targets.js';
 import { escapeXml, latencyChart, throughputChart } from './svg.js';
-import { describe, rows } from './table.js';
+import { describe, noiseLines, rows } from './table.js';
 
 export interface HtmlInput {
   readonly title: string;
@@ -59,6 +59,7 @@ ${targets.length ? `<h2>Targets (reported, not asserted)</h2><ul>${targets.join(
 Fixed-rate latency is measured from the intended send time, so a stalled server cannot hide its delay.
 CPU % is of one core; <i>other CPU %</i> is what other processes used meanwhile: high values (flag BUSY-MACHINE) mean the run competed for CPU.</p>
 ${table(HEADER, rows(input.summaries, input.ratios, true))}
+${noiseLines(input.summaries).length ? `<p>Noise, the spread of the same peer over rounds (differences inside it are not results):</p><ul>${noiseLines(input.summaries).map((l) => `<li>${escapeXml(l.trim())}</li>`).join('')}</ul>` : ''}
 <h2>Charts</h2>
 ${charts.join('\n')}
 </body></html>

@@ -60,6 +60,8 @@ export function renderReport(scenarios: readonly Scenario[], summaries: readonly
     'Other columns show medians; the JSON and HTML reports have every [min–max].',
     `scenarios: ${scenarios.map((s) => `${s.name} (${describe(s)})`).join('; ')}`,
   );
+  const noise = noiseLines(summaries);
+  if (noise.length) parts.push('', 'noise (spread of the same peer over rounds; differences inside it are not results):', ...noise);
   const errors = summaries.flatMap((s) => s.errors.map((e) => `  ${s.scenario} / ${s.peer}: ${e}`));
   if (errors.length) parts.push('', 'errors:', ...errors);
   if (targets.length) parts.push('', 'targets (reported, not asserted):');
@@ -73,4 +75,19 @@ export function renderReport(scenarios: readonly Scenario[], summaries: readonly
 export function describe(s: Scenario): string {
   const load = s.mode === 'fixed' ? `${s.rateMsgsPerS} msg/s` : `${s.inflight} in flight`;
   return `${s.mode}, ${s.subscribers} subs, ${s.publishers} pub, ${s.payloadBytes} B ${s.text ? 'text' : 'binary'}, ${load}, ${s.measureS}s`;
+}
+
+/** (max - min) / median of deliveries/s per scenario and peer, for peers with two or more rounds. */
+export function noiseLines(summaries: readonly PeerSummary[]): string[] {
+  const lines: string[] = [];
+  for (const scenario of [...new Set(summaries.map((s) => s.scenario))]) {
+    const parts = summaries
+      .filter((s) => s.scenario === scenario && s.deliveriesPerS && s.deliveriesPerS.n > 1 && s.deliveriesPerS.median > 0)
+      .map((s) => {
+        const d = s.deliveriesPerS as Spread;
+        return `${s.peer} ±${((50 * (d.max - d.min)) / d.median).toFixed(0)}%`;
+      });
+    if (parts.length) lines.push(`  ${scenario}: ${parts.join(', ')}`);
+  }
+  return lines;
 }
