@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { start, type Relay } from './app.js';
 import { loadConfig } from './config/load.js';
+import { redactedConfig } from './config/redact.js';
 import type { Config } from './config/schema.js';
 import { ExitCode, RelayError } from './errors.js';
 import { buildExtensions } from './extensions.js';
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     throw err;
   }
   if (args.printConfig) {
-    process.stdout.write(dump(config));
+    process.stdout.write(dump(redactedConfig(config)));
     return;
   }
   if (args.checkConfig) {

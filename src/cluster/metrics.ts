@@ -1,6 +1,6 @@
-// The backplane's metric set. Per-message counts and latencies are plain numbers bumped on the hot path and turned
-// into Prometheus series at scrape time (prom-client's Histogram.observe costs ~200 ns and allocates per call).
-import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
+// The backplane's metric set. Per-message counts are plain numbers bumped on the hot path and turned into Prometheus
+// series at scrape time; the latency histogram is observed once per envelope (one Redis message), not per message.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { monotonic } from '../metrics/registry.js';
 
 /** Every value of the `reason` label of relay_backplane_dropped_total, declared up front. */
@@ -28,7 +28,7 @@ export interface BackplaneCounters {
 
 export interface BackplaneMetrics {
   readonly counters: BackplaneCounters;
-  /** Records one cross-instance latency (seconds); negative values (clock skew between hosts) count as 0. */
+  /** Records the latency of one envelope (seconds); negative values (clock skew between hosts) count as 0. */
   observeLatency(seconds: number): void;
 }
 
@@ -70,67 +70,11 @@ export function createBackplaneMetrics(registry: Registry, connected: () => bool
       this.set(connected() ? 1 : 0);
     },
   });
-  const latency = new PlainHistogram(
-    'relay_backplane_latency_seconds',
-    'Time from the origin instance publishing a message to this instance delivering it (includes clock offset between hosts)',
-    LATENCY_BUCKETS_S,
-  );
-  // The registry only reads name/help/type and get(); a whole prom-client Histogram is what its type demands.
-  registry.registerMetric(latency as unknown as Histogram);
-  return { counters, observeLatency: (seconds) => latency.observe(seconds) };
-}
-
-interface Sample {
-  value: number;
-  labels: Record<string, string | number>;
-  metricName: string;
-}
-
-/** A label-less histogram kept in a Float64Array; observe() allocates nothing. */
-export class PlainHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  readonly #bounds: readonly number[];
-  readonly #counts: Float64Array;
-  #sum = 0;
-  #count = 0;
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    bounds: readonly number[],
-  ) {
-    this.#bounds = bounds;
-    this.#counts = new Float64Array(bounds.length);
-  }
-
-  observe(value: number): void {
-    const v = value > 0 ? value : 0;
-    this.#sum += v;
-    this.#count++;
-    const bounds = this.#bounds;
-    const counts = this.#counts;
-    for (let i = 0; i < bounds.length; i++) {
-      if (v <= (bounds[i] as number)) {
-        counts[i] = (counts[i] as number) + 1;
-        return;
-      }
-    }
-  }
-
-  /** The exposition prom-client's Registry renders: cumulative buckets, +Inf, _sum, _count. */
-  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> {
-    const bucket = `${this.name}_bucket`;
-    let cumulative = 0;
-    const values = this.#bounds.map((le, i): Sample => {
-      cumulative += this.#counts[i] as number;
-      return { value: cumulative, labels: { le }, metricName: bucket };
-    });
-    values.push(
-      { value: this.#count, labels: { le: '+Inf' }, metricName: bucket },
-      { value: this.#sum, labels: {}, metricName: `${this.name}_sum` },
-      { value: this.#count, labels: {}, metricName: `${this.name}_count` },
-    );
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
-  }
+  const latency = new Histogram({
+    name: 'relay_backplane_latency_seconds',
+    help: 'Time from the origin instance publishing an envelope of messages to this instance delivering it (includes clock offset between hosts)',
+    buckets: [...LATENCY_BUCKETS_S],
+    registers: [registry],
+  });
+  return { counters, observeLatency: (seconds) => latency.observe(seconds > 0 ? seconds : 0) };
 }

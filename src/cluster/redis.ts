@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { RedisBackplaneConfig } from '../config/cluster.js';
+import { redactedUrl } from '../config/redact.js';
 import type { Logger } from '../logger.js';
 import type { Backplane } from '../relay/hub.js';
 import { emptyRecord, ENVELOPE_HEADER_BYTES, EnvelopeWriter, isEnvelope, isFrom, ORIGIN_BYTES, readRecord, sentAt } from './envelope.js';
@@ -206,8 +207,8 @@ export class RedisBackplane implements Backplane {
     }
     if (delivered === 0) return;
     counters.received += delivered;
-    const latency = (this.#now() - sentAt(envelope)) / 1000;
-    for (let i = 0; i < delivered; i++) this.#metrics.observeLatency(latency);
+    // Every record of an envelope carries the envelope's time: one observation per envelope, not per message.
+    this.#metrics.observeLatency((this.#now() - sentAt(envelope)) / 1000);
   };
 
   #subscribe(): void {
@@ -295,16 +296,5 @@ export class RedisBackplane implements Backplane {
     this.#sub.disconnect();
     this.#pub.disconnect();
     this.#logger.info('redis backplane closed');
-  }
-}
-
-/** The URL without its password, for logs. */
-export function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(invalid url)';
   }
 }

@@ -4,6 +4,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { loadAll, YAMLException } from 'js-yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { securityFileProblems } from '../security/keys.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Prefix of environment overrides: RELAY_SERVER__PORT=9000 sets server.port. */
@@ -141,7 +142,10 @@ function describeIssue(issue: z.core.$ZodIssue, sources: ReadonlyMap<string, str
   }
 }
 
-/** uWS only says "App construction failed" for a bad TLS file, so unreadable or non-PEM files are caught here first. */
+/**
+ * Files named by the config must be usable before anything starts (uWS only says "App construction failed" for a
+ * bad TLS file), so --check-config catches them too.
+ */
 function checkFiles(config: Config): void {
   const problems: string[] = [];
   for (const key of ['cert_file', 'key_file'] as const) {
@@ -154,6 +158,7 @@ function checkFiles(config: Config): void {
       problems.push(`server.tls.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
+  problems.push(...securityFileProblems(config.security));
   if (problems.length > 0) throw new ConfigError(problems);
 }
 

@@ -86,6 +86,16 @@ describe('config commands', () => {
     expect(stdout).toContain('rooms: false');
     expect(stdout).toContain('max_payload_bytes: 65536');
   });
+
+  it('--print-config masks secrets', async () => {
+    const { code, stdout } = await runCliToExit(['--print-config', '--set', 'security.tokens=[aaaaaaaaaaaaaaaaaaaa]'], {
+      RELAY_CLUSTER__REDIS__URL: 'redis://user:hunter2hunter2@127.0.0.1:6379/0',
+    });
+    expect(code).toBe(0);
+    expect(stdout).not.toContain('hunter2');
+    expect(stdout).not.toContain('aaaaaaaaaaaaaaaaaaaa');
+    expect(stdout).toContain('redis://user:***@127.0.0.1:6379/0');
+  });
 });
 
 describe('startup failures', () => {

@@ -1,8 +1,8 @@
 // `cluster:` config: defaults, URL validation with errors naming the key, and the latency histogram's exposition.
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { PlainHistogram } from '../../src/cluster/metrics.js';
-import { redactedUrl } from '../../src/cluster/redis.js';
+import { createBackplaneMetrics } from '../../src/cluster/metrics.js';
+import { redactedUrl } from '../../src/config/redact.js';
 import { isRedisUrl } from '../../src/config/cluster.js';
 import { loadConfig } from '../../src/config/load.js';
 import { parseConfig } from '../../src/config/schema.js';
@@ -85,19 +85,17 @@ describe('cluster config', () => {
   });
 });
 
-describe('PlainHistogram', () => {
-  it('exports cumulative buckets, +Inf, sum and count the way prom-client does', async () => {
+describe('backplane metrics', () => {
+  it('export the latency histogram with its buckets, negative latencies (clock skew) counted as 0', async () => {
     const registry = new Registry();
-    const h = new PlainHistogram('x_seconds', 'help', [0.001, 0.01, 0.1]);
-    registry.registerMetric(h as never);
-    for (const v of [0.0005, 0.002, 0.002, 0.05, 3, -1]) h.observe(v);
+    const metrics = createBackplaneMetrics(registry, () => true);
+    for (const v of [0.00005, 0.002, 3, -1]) metrics.observeLatency(v);
     const text = await registry.metrics();
-    expect(text).toContain('# TYPE x_seconds histogram');
-    expect(metricValue(text, 'x_seconds_bucket', { le: '0.001' })).toBe(2);
-    expect(metricValue(text, 'x_seconds_bucket', { le: '0.01' })).toBe(4);
-    expect(metricValue(text, 'x_seconds_bucket', { le: '0.1' })).toBe(5);
-    expect(metricValue(text, 'x_seconds_bucket', { le: '+Inf' })).toBe(6);
-    expect(metricValue(text, 'x_seconds_count')).toBe(6);
-    expect(metricValue(text, 'x_seconds_sum')).toBeCloseTo(3.0545, 6);
+    expect(text).toContain('# TYPE relay_backplane_latency_seconds histogram');
+    expect(metricValue(text, 'relay_backplane_latency_seconds_bucket', { le: '0.0001' })).toBe(2);
+    expect(metricValue(text, 'relay_backplane_latency_seconds_bucket', { le: '0.0025' })).toBe(3);
+    expect(metricValue(text, 'relay_backplane_latency_seconds_bucket', { le: '+Inf' })).toBe(4);
+    expect(metricValue(text, 'relay_backplane_connected')).toBe(1);
+    expect(metricValue(text, 'relay_backplane_dropped_total', { reason: 'disconnected' })).toBe(0);
   });
 });
