@@ -87,7 +87,7 @@ async function main(): Promise<number> {
   const htmlPath = path.join(argv.out, `${argv.quick ? 'quick-' : ''}${stamp}.html`);
   const document = { version: 1, startedAt, machine, options: { repeat, quick: argv.quick, url: argv.url ?? null }, notes, scenarios, trials, summaries, ratios: ratioList, targets };
   writeFileSync(jsonPath, `${JSON.stringify(document, null, 2)}\n`);
-  writeFileSync(htmlPath, renderHtml({ title: 'websocket-relay fan-out bench', startedAt, machine, notes, scenarios, summaries, ratios: ratioList, targets }));
+  writeFileSync(htmlPath, renderHtml({ title: 'websocket-relay fan-out bench', startedAt, machine, notes, scenarios, trials, summaries, ratios: ratioList, targets }));
   console.log(`\nresults: ${path.relative(process.cwd(), jsonPath)}\nreport:  ${path.relative(process.cwd(), htmlPath)}`);
 
   if (!argv.quick) return trials.length ? 0 : EXIT_HARNESS;

@@ -3,10 +3,13 @@ import type { Machine } from '../machine.js';
 import type { Scenario } from '../scenarios.js';
 import type { PeerSummary, Ratio } from '../summary.js';
 import type { Target } from '../targets.js';
+import type { Trial } from '../trial.js';
+import { count, micros } from './format.js';
 import { escapeXml, latencyChart, throughputChart } from './svg.js';
 import { describe, noiseLines, rows } from './table.js';
 
 export interface HtmlInput {
+  readonly trials: readonly Trial[];
   readonly title: string;
   readonly startedAt: string;
   readonly machine: Machine;
@@ -23,6 +26,27 @@ td:nth-child(-n+2),th{text-align:left}.flag{color:#b00}.met{color:#070}.miss{col
 .charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}h2{margin-top:28px}code{background:#f4f4f4;padding:0 3px}`;
 
 const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'server µs/delivery', 'server CPU %', 'KiB/conn', 'client CPU %', 'other CPU %', 'relay ×', 'flags'];
+
+const TRIAL_HEADER = ['scenario', 'peer', 'round', 'deliveries/s', 'p50', 'p99', 'max', 'lost/dup/ooo/bad', 'server CPU %', 'client CPU %', 'other CPU %', 'KiB/conn', 'error'];
+
+function trialRow(t: Trial): string[] {
+  const opt = (v: number | null, digits: number): string => (v === null ? '-' : v.toFixed(digits));
+  return [
+    t.scenario,
+    t.peer,
+    String(t.round + 1),
+    count(t.deliveriesPerS),
+    micros(t.latencyUs.p50),
+    micros(t.latencyUs.p99),
+    micros(t.latencyUs.max),
+    `${t.lost}/${t.duplicated}/${t.outOfOrder}/${t.malformed}`,
+    opt(t.serverCpuPct, 0),
+    t.clientCpuPct.toFixed(0),
+    opt(t.otherCpuPct, 0),
+    opt(t.kibPerConnection, 2),
+    t.error ?? '',
+  ];
+}
 
 function table(header: readonly string[], body: readonly (readonly string[])[]): string {
   const head = `<tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>`;
@@ -47,6 +71,7 @@ export function renderHtml(input: HtmlInput): string {
     const peers = input.summaries.filter((p) => p.scenario === s.name);
     return `<h3>${escapeXml(s.name)}</h3><p>${escapeXml(describe(s))}</p><div class="charts">${throughputChart('deliveries/s (median, min–max)', peers)}${latencyChart('latency by percentile (median)', peers)}</div>`;
   });
+  const noise = noiseLines(input.summaries, input.scenarios);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(input.title)}</title><style>${STYLE}</style></head><body>
 <h1>${escapeXml(input.title)}</h1>
@@ -59,9 +84,13 @@ ${targets.length ? `<h2>Targets (reported, not asserted)</h2><ul>${targets.join(
 Fixed-rate latency is measured from the intended send time, so a stalled server cannot hide its delay.
 CPU % is of one core; <i>other CPU %</i> is what other processes used meanwhile: high values (flag BUSY-MACHINE) mean the run competed for CPU.</p>
 ${table(HEADER, rows(input.summaries, input.ratios, true))}
-${noiseLines(input.summaries).length ? `<p>Noise, the spread of the same peer over rounds (differences inside it are not results):</p><ul>${noiseLines(input.summaries).map((l) => `<li>${escapeXml(l.trim())}</li>`).join('')}</ul>` : ''}
+${noise.length ? `<p>Noise, the spread of the same peer over rounds (differences inside it are not results):</p><ul>${noise.map((l) => `<li>${escapeXml(l.trim())}</li>`).join('')}</ul>` : ''}
 <h2>Charts</h2>
 ${charts.join('\n')}
+<h2>Every trial</h2>
+<details><summary>${input.trials.length} trials in run order (the JSON has every field)</summary>
+${table(TRIAL_HEADER, input.trials.map(trialRow))}
+</details>
 </body></html>
 `;
 }

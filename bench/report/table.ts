@@ -60,7 +60,7 @@ export function renderReport(scenarios: readonly Scenario[], summaries: readonly
     'Other columns show medians; the JSON and HTML reports have every [min–max].',
     `scenarios: ${scenarios.map((s) => `${s.name} (${describe(s)})`).join('; ')}`,
   );
-  const noise = noiseLines(summaries);
+  const noise = noiseLines(summaries, scenarios);
   if (noise.length) parts.push('', 'noise (spread of the same peer over rounds; differences inside it are not results):', ...noise);
   const errors = summaries.flatMap((s) => s.errors.map((e) => `  ${s.scenario} / ${s.peer}: ${e}`));
   if (errors.length) parts.push('', 'errors:', ...errors);
@@ -77,17 +77,20 @@ export function describe(s: Scenario): string {
   return `${s.mode}, ${s.subscribers} subs, ${s.publishers} pub, ${s.payloadBytes} B ${s.text ? 'text' : 'binary'}, ${load}, ${s.measureS}s`;
 }
 
-/** (max - min) / median of deliveries/s per scenario and peer, for peers with two or more rounds. */
-export function noiseLines(summaries: readonly PeerSummary[]): string[] {
+/**
+ * (max - min) / 2 / median over rounds for each peer: of deliveries/s at max rate, of p99 at fixed rate
+ * (where deliveries/s is set by the scenario).
+ */
+export function noiseLines(summaries: readonly PeerSummary[], scenarios: readonly Scenario[]): string[] {
   const lines: string[] = [];
-  for (const scenario of [...new Set(summaries.map((s) => s.scenario))]) {
+  for (const scenario of scenarios) {
+    const metric = scenario.mode === 'max' ? 'deliveries/s' : 'p99';
     const parts = summaries
-      .filter((s) => s.scenario === scenario && s.deliveriesPerS && s.deliveriesPerS.n > 1 && s.deliveriesPerS.median > 0)
-      .map((s) => {
-        const d = s.deliveriesPerS as Spread;
-        return `${s.peer} ±${((50 * (d.max - d.min)) / d.median).toFixed(0)}%`;
-      });
-    if (parts.length) lines.push(`  ${scenario}: ${parts.join(', ')}`);
+      .filter((s) => s.scenario === scenario.name)
+      .map((s) => ({ peer: s.peer, d: scenario.mode === 'max' ? s.deliveriesPerS : s.p99Us }))
+      .filter((x): x is { peer: string; d: Spread } => x.d !== null && x.d.n > 1 && x.d.median > 0)
+      .map(({ peer, d }) => `${peer} ±${((50 * (d.max - d.min)) / d.median).toFixed(0)}%`);
+    if (parts.length) lines.push(`  ${scenario.name} (${metric}): ${parts.join(', ')}`);
   }
   return lines;
 }
