@@ -11,6 +11,9 @@ import { Hub, type Admission, type Backplane, type MessageLimiter } from './rela
 import { CloseCode } from './relay/protocol.js';
 import { loadUws, type TemplatedApp, type UwsModule } from './relay/uws.js';
 
+/** How long clients get to complete the close handshake after 1001 before their connections are dropped (ms). */
+const CLOSE_HANDSHAKE_GRACE_MS = 1000;
+
 /** What optional rooms (security, cluster) plug into the hub, built from the same config and shared services. */
 export interface Extensions {
   admission?: Admission;
@@ -100,12 +103,16 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     lifecycle.add('websocket clients', () => {
       started.stopAccepting();
       started.endAll('shutdown', CloseCode.goingAway, 'server shutting down');
+      // Clients answer the 1001 close frame within milliseconds; one that does not (it stopped reading, or never
+      // finished its HTTP request) would keep the process alive. Unref'd: a clean shutdown does not wait for it.
+      setTimeout(() => started.closeConnections(), CLOSE_HANDSHAKE_GRACE_MS).unref();
     });
+    const wsPort = await started.listen(config.server.host, config.server.port);
+    // Added last, so it runs first; and only once listening, so a failed start does not wait out the drain delay.
     lifecycle.add('readiness', async () => {
       readiness.block('shutdown', 'draining');
       if (config.shutdown.drain_delay_s > 0) await delay(config.shutdown.drain_delay_s * 1000);
     });
-    const wsPort = await started.listen(config.server.host, config.server.port);
     readiness.unblock('relay');
     return {
       wsPort,

@@ -113,7 +113,7 @@ function handleSignals(config: Config, logger: Logger): { started(relay: Relay):
     // process exits anyway, which drops them.
     setTimeout(() => {
       logger.warn({ timeout_s: config.shutdown.timeout_s }, 'shutdown timed out, closing remaining sockets');
-      running.hub.closeAll('shutdown');
+      running.hub.closeConnections();
       process.exit(ExitCode.ok);
     }, config.shutdown.timeout_s * 1000).unref();
     void running.close().then(() => {

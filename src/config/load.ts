@@ -5,6 +5,7 @@ import { loadAll, YAMLException } from 'js-yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { securityFileProblems } from '../security/keys.js';
+import { configReference } from './reference.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Prefix of environment overrides: RELAY_SERVER__PORT=9000 sets server.port. */
@@ -81,7 +82,7 @@ export function envOverrides(env: Readonly<Record<string, string | undefined>>):
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined || !name.startsWith(ENV_PREFIX) || !name.includes(NESTING)) continue;
     const path = name.slice(ENV_PREFIX.length).toLowerCase().split(NESTING);
-    out.push([path, decodeScalar(raw, name), name]);
+    out.push([path, decodeValue(raw, path, name), name]);
   }
   return out.sort((a, b) => a[2].localeCompare(b[2]));
 }
@@ -91,12 +92,26 @@ function cliOverrides(items: readonly string[]): [string[], unknown, string][] {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new ConfigError([`--set ${item}: expected key.path=value`]);
     const key = item.slice(0, eq);
-    return [key.split('.'), decodeScalar(item.slice(eq + 1), `--set ${key}`), `--set ${key}`];
+    const path = key.split('.');
+    return [path, decodeValue(item.slice(eq + 1), path, `--set ${key}`), `--set ${key}`];
   });
 }
 
-/** Values from env and flags are YAML scalars or flow collections: 9000 → number, false → boolean, [a, b] → list. */
-function decodeScalar(raw: string, source: string): unknown {
+let stringKeys: ReadonlySet<string> | undefined;
+
+/**
+ * Values from env and flags are read as YAML (9000 → number, false → boolean, [a, b] → list), except for keys that
+ * only take text: there the value is kept as written (unless quoted), so a passphrase of 123456 or a value with
+ * ' #' stays intact.
+ */
+function decodeValue(raw: string, path: readonly string[], source: string): unknown {
+  stringKeys ??= new Set(
+    configReference()
+      .filter((k) => k.types.includes('string') && k.types.every((t) => t === 'string' || t === 'null'))
+      .map((k) => k.key),
+  );
+  const quoted = /^(["']).*\1$/s.test(raw);
+  if (stringKeys.has(path.join('.')) && !quoted) return raw === 'null' ? null : raw;
   if (raw.trim() === '') return '';
   try {
     return parseYaml(`v: ${raw}`, source)['v'];
@@ -115,10 +130,21 @@ function setPath(tree: Tree, path: readonly string[], value: unknown): void {
   node[path[path.length - 1] as string] = value;
 }
 
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  int: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean',
+  string: 'a string',
+  array: 'a list',
+  object: 'a mapping',
+};
+
 function describeIssue(issue: z.core.$ZodIssue, sources: ReadonlyMap<string, string>): string {
   const key = issue.path.map(String).join('.');
   const from = (path: string): string => {
-    const source = sources.get(path);
+    let source = sources.get(path);
+    // an unknown section named by a variable: RELAY_FOO__BAR reports `foo`
+    for (const [key, value] of sources) if (source === undefined && key.startsWith(`${path}.`)) source = value;
     return source ? ` (from ${source})` : '';
   };
   switch (issue.code) {
@@ -132,9 +158,13 @@ function describeIssue(issue: z.core.$ZodIssue, sources: ReadonlyMap<string, str
     case 'too_big':
       return `${key}: must be ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}${from(key)}`;
     case 'too_small':
+      if (issue.origin === 'string') {
+        return `${key}: ${Number(issue.minimum) <= 1 ? 'must not be empty' : `must be at least ${String(issue.minimum)} characters`}${from(key)}`;
+      }
+      if (issue.origin === 'array') return `${key}: must have at least ${String(issue.minimum)} items${from(key)}`;
       return `${key}: must be ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}${from(key)}`;
     case 'invalid_type':
-      return `${key}: must be a ${issue.expected}${from(key)}`;
+      return `${key}: must be ${TYPE_NAMES[issue.expected] ?? `a ${issue.expected}`}${from(key)}`;
     case 'invalid_value':
       return `${key}: must be one of ${issue.values.map(String).join(', ')}${from(key)}`;
     default:

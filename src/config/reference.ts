@@ -8,10 +8,13 @@ export interface ConfigKey {
   /** Default value as it would be written in YAML. */
   readonly default: string;
   readonly description: string;
+  /** JSON-schema types the key accepts, e.g. ['string', 'null']. */
+  readonly types: readonly string[];
 }
 
 interface JsonSchemaNode {
   type?: string | string[];
+  anyOf?: JsonSchemaNode[];
   default?: unknown;
   description?: string;
   properties?: Record<string, JsonSchemaNode>;
@@ -25,11 +28,17 @@ export function configReference(): ConfigKey[] {
     for (const [name, child] of Object.entries(node.properties ?? {})) {
       const key = prefix ? `${prefix}.${name}` : name;
       if (child.properties) walk(child, key);
-      else out.push({ key, default: JSON.stringify(child.default ?? null), description: child.description ?? '' });
+      else out.push({ key, default: JSON.stringify(child.default ?? null), description: child.description ?? '', types: typesOf(child) });
     }
   };
   walk(root, '');
   return out;
+}
+
+function typesOf(node: JsonSchemaNode): string[] {
+  if (node.anyOf) return node.anyOf.flatMap(typesOf);
+  if (node.type === undefined) return [];
+  return Array.isArray(node.type) ? node.type : [node.type];
 }
 
 /** The reference as a Markdown table (the README embeds exactly this). */

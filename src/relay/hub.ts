@@ -4,7 +4,7 @@
 import type { Logger } from '../logger.js';
 import type { RelayConfig } from '../config/schema.js';
 import { CloseCode, classifyClose, topicFor, type DisconnectReason } from './protocol.js';
-import { listen, type HttpRequest, type HttpResponse, type Listener, type TemplatedApp, type UwsModule, type WebSocket, type us_socket_context_t } from './uws.js';
+import { closeApp, listen, type HttpRequest, type HttpResponse, type Listener, type TemplatedApp, type UwsModule, type WebSocket, type us_socket_context_t } from './uws.js';
 
 /** Per-connection state; uWS stores it on the socket object itself. */
 export interface SocketData {
@@ -110,11 +110,17 @@ export class Hub {
       idleTimeout: relay.idle_timeout_s,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
+      // An exception escaping a uWS handler kills the process: every handler that runs plug-in code catches,
+      // and the one socket involved is closed with 1011 instead.
       open: (ws) => {
         ws.subscribe(ws.getUserData().topic);
         this.#sockets.add(ws);
         opts.observer.connectionOpened();
-        opts.admission?.opened?.(ws);
+        try {
+          opts.admission?.opened?.(ws);
+        } catch (err) {
+          this.#failed(ws, err, 'open');
+        }
       },
       message: (ws, message, isBinary) => {
         const bytes = message.byteLength;
@@ -122,13 +128,17 @@ export class Hub {
           this.endSocket(ws, 'payload_too_big', CloseCode.messageTooBig, 'message too big');
           return;
         }
-        if (limiter !== undefined && !limiter.allow(ws, bytes)) return;
-        counters.messages++;
-        counters.receivedBytes += bytes;
-        const topic = ws.getUserData().topic;
-        if (echo) app.publish(topic, message, isBinary);
-        else ws.publish(topic, message, isBinary);
-        backplane?.publish(topic, message, isBinary, echo);
+        try {
+          if (limiter !== undefined && !limiter.allow(ws, bytes)) return;
+          counters.messages++;
+          counters.receivedBytes += bytes;
+          const topic = ws.getUserData().topic;
+          if (echo) app.publish(topic, message, isBinary);
+          else ws.publish(topic, message, isBinary);
+          backplane?.publish(topic, message, isBinary, echo);
+        } catch (err) {
+          this.#failed(ws, err, 'message');
+        }
       },
       subscription: (ws, _topic, newCount, oldCount) => {
         // uWS unsubscribes just before `close`; the socket may already be invalid (inside ws.end()), and a
@@ -140,10 +150,16 @@ export class Hub {
           // invalidated by ws.end(): the relay decided the reason itself
         }
       },
+      // Runs inside ws.end() too, where a throw would silently abort the caller (a shutdown loop): nothing escapes.
       close: (ws, code, message) => {
+        this.#sockets.delete(ws);
+        const data = ws.getUserData();
         try {
-          this.#sockets.delete(ws);
-          const data = ws.getUserData();
+          opts.admission?.closed?.(data);
+        } catch (err) {
+          opts.logger.error({ err }, 'admission close hook failed');
+        }
+        try {
           const reason = classifyClose({
             decided: data.decided,
             code,
@@ -152,7 +168,6 @@ export class Hub {
             maxBackpressureBytes: relay.max_backpressure_bytes,
           });
           opts.observer.disconnected(reason);
-          opts.admission?.closed?.(data);
           if (opts.logger.isLevelEnabled('debug')) opts.logger.debug({ code, reason, ip: data.ip }, 'client disconnected');
         } catch (err) {
           opts.logger.error({ err }, 'close handler failed');
@@ -203,11 +218,21 @@ export class Hub {
     for (const ws of Array.from(this.#sockets)) this.endSocket(ws, reason, code, text);
   }
 
-  /** Drops every remaining socket without a close frame (the last step of a shutdown that ran out of time). */
-  closeAll(reason: DisconnectReason): void {
-    for (const ws of Array.from(this.#sockets)) {
-      ws.getUserData().decided = reason;
-      ws.close();
+  /**
+   * Drops every connection uWS still holds without a close frame: sockets still in their close handshake (after
+   * endAll) and connections that never finished an HTTP request. The last step of a shutdown. Idempotent.
+   */
+  closeConnections(): void {
+    this.stopAccepting();
+    closeApp(this.#opts.app);
+  }
+
+  #failed(ws: WebSocket<SocketData>, err: unknown, where: string): void {
+    this.#opts.logger.error({ err, handler: where }, 'handler failed; closing the socket');
+    try {
+      this.endSocket(ws, 'error', CloseCode.internalError, 'internal error');
+    } catch {
+      // already closed
     }
   }
 
@@ -280,7 +305,14 @@ export class Hub {
       else if (verdict.ok) accept(verdict);
       else refuse(verdict.status, verdict.reason, verdict.body, verdict.headers);
     };
-    const verdict = admission.admit(info);
+    let verdict: AdmissionVerdict | Promise<AdmissionVerdict>;
+    try {
+      verdict = admission.admit(info);
+    } catch (err) {
+      this.#opts.logger.error({ err }, 'admission failed');
+      refuse('500 Internal Server Error', 'error');
+      return;
+    }
     if (!(verdict instanceof Promise)) {
       settle(verdict);
       return;

@@ -55,9 +55,11 @@ export interface CloseFacts {
  */
 export function classifyClose(facts: CloseFacts): DisconnectReason {
   if (facts.decided !== null) return facts.decided;
-  if (facts.code !== CloseCode.abnormal) return facts.code === CloseCode.internalError ? 'error' : 'client_close';
+  // Any close code other than 1006 came in the client's own close frame (the relay's own closes are `decided`).
+  if (facts.code !== CloseCode.abnormal) return 'client_close';
   switch (facts.message) {
     case '':
+      // A TCP drop by the client, or a frame-level protocol violation (uWS gives no text for those either).
       return facts.bufferedBytes >= facts.maxBackpressureBytes ? 'slow_consumer' : 'client_close';
     case 'Received too big message':
       return 'payload_too_big';

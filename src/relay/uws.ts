@@ -74,3 +74,11 @@ export function listen(uws: UwsModule, app: Uws.TemplatedApp, host: string, port
     });
   });
 }
+
+/**
+ * Closes the app's listen sockets and every connection it still holds, without close frames. The native build has
+ * `close()`; the typings of this version omit it.
+ */
+export function closeApp(app: Uws.TemplatedApp): void {
+  (app as Uws.TemplatedApp & { close(): void }).close();
+}

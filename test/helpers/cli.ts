@@ -50,7 +50,8 @@ export async function listening(run: CliRun, ms = 15_000): Promise<Listening> {
   return within(
     new Promise<Listening>((resolve, reject) => {
       const check = (): void => {
-        for (const line of run.stdout().split('\n')) {
+        // only complete lines: a chunk may end in the middle of one
+        for (const line of run.stdout().split('\n').slice(0, -1)) {
           if (!line.includes('"relay listening"')) continue;
           const parsed = JSON.parse(line) as Listening;
           resolve(parsed);

@@ -1,13 +1,14 @@
 // The command line as an operator meets it: bad configs exit 2 naming the key, ports in use exit 4,
 // a missing native build exits 3, and SIGTERM drains gracefully.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectMany, TestClient } from '../helpers/client.js';
 import { listening, runCli, runCliToExit } from '../helpers/cli.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
+import { rawUpgrade } from '../helpers/rawsocket.js';
 import { until, within } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));
@@ -112,6 +113,19 @@ describe('startup failures', () => {
     }
   });
 
+  it('a metrics port already in use exits 4 naming the metrics listener', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const { code, stderr } = await runCliToExit(['-c', configFile(LOOPBACK), '--set', `metrics.port=${port}`]);
+      expect(code).toBe(4);
+      expect(stderr).toContain(`metrics: cannot listen on 127.0.0.1:${port}`);
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('a second relay on the same port is refused instead of silently sharing its traffic', async () => {
     const first = runCli(['-c', configFile(LOOPBACK)]);
     const { ws_port } = await listening(first);
@@ -152,6 +166,21 @@ describe('graceful shutdown', () => {
     expect(await within(run.exited, 6000, 'the relay to exit')).toBe(0);
     expect(Date.now() - signalled).toBeLessThan(5000);
     expect(run.stdout()).toContain('shutdown complete');
+  });
+
+  it('clients that never answer the close frame do not hold the process until timeout_s', async () => {
+    const run = runCli(['-c', configFile(`${LOOPBACK}shutdown: { timeout_s: 60 }\n`)]);
+    const { ws_port } = await listening(run);
+    const stuck = await rawUpgrade(ws_port);
+    stuck.pause(); // never reads the 1001 close frame, never answers it
+    const halfway = connect(ws_port, '127.0.0.1'); // a TCP connection that never sends a request
+    await new Promise((resolve) => halfway.once('connect', resolve));
+    const signalled = Date.now();
+    run.child.kill('SIGTERM');
+    expect(await within(run.exited, 20_000, 'the relay to exit')).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(20_000); // far from the 60 s watchdog
+    stuck.destroy();
+    halfway.destroy();
   });
 
   it('new connections are refused once the listener has closed', async () => {

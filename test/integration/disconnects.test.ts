@@ -1,11 +1,20 @@
 // Every way a connection ends: the right close code for the client, the right reason in the counter,
 // the active gauge back to the true count, and nobody else disturbed.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { connectMany, TestClient } from '../helpers/client.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
-import { rawUpgrade } from '../helpers/rawsocket.js';
+import { rawUpgrade, socketClosed } from '../helpers/rawsocket.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { until } from '../helpers/wait.js';
+import { listening, runCli } from '../helpers/cli.js';
+import { until, within } from '../helpers/wait.js';
+
+/** Resident set size of a process (Linux), in bytes. */
+function rssBytes(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) * 1024;
+}
 
 async function disconnections(relay: TestRelay, reason: string): Promise<number> {
   return metricValue(await scrape(relay.metricsUrl), 'relay_disconnections_total', { reason }) ?? 0;
@@ -80,29 +89,81 @@ describe('disconnects', () => {
     expect(bystander!.inbox).toHaveLength(1);
   });
 
-  it('a client that stops reading is dropped as slow_consumer while a fast client keeps receiving everything', async () => {
-    const maxBackpressure = 64 * 1024;
-    const relay = await startRelay({ relay: { max_backpressure_bytes: maxBackpressure } });
-    const slow = await rawUpgrade(relay.wsPort);
+  it('a client that stops reading is dropped as slow_consumer; the relay holds no more for it, and a fast client gets everything', async () => {
+    // The relay runs as its own process so its memory can be measured apart from the test's clients.
+    const run = runCli(['--set', 'server.host=127.0.0.1', '--set', 'server.port=0', '--set', 'metrics.host=127.0.0.1', '--set', 'metrics.port=0', '--set', `relay.max_backpressure_bytes=${64 * 1024}`]);
+    const { ws_port, metrics_port } = await listening(run);
+    const metricsUrl = `http://127.0.0.1:${metrics_port}/metrics`;
+    const slow = await rawUpgrade(ws_port);
     slow.pause(); // never read: the kernel buffers fill, then uWS queues up to max_backpressure_bytes
-    const fast = await new TestClient(relay.url).opened();
-    const rssBefore = process.memoryUsage().rss;
+    const fast = new WebSocket(`ws://127.0.0.1:${ws_port}`);
+    let received = 0; // counted, not kept
+    const waiters: (() => void)[] = [];
+    fast.on('message', () => {
+      received++;
+      waiters.splice(0).forEach((wake) => wake());
+    });
+    await new Promise((resolve) => fast.once('open', resolve));
+    const receivedAtLeast = (n: number): Promise<void> =>
+      within(
+        (async () => {
+          while (received < n) await new Promise<void>((wake) => waiters.push(wake));
+        })(),
+        15_000,
+        `${n} messages at the fast client`,
+      );
+
+    const rssBefore = rssBytes(run.child.pid!);
     const chunk = Buffer.alloc(16 * 1024, 1);
-    const rounds = 1024; // 16 MiB in all, 256 times the backpressure limit
-    let delivered = 0;
+    const rounds = 4096; // 64 MiB in all, 1,024 times the backpressure limit
     for (let i = 0; i < rounds; i++) {
-      fast.send(chunk, true);
-      if (i % 64 === 63) {
-        delivered += 64;
-        await fast.received(delivered, 15_000);
-      }
+      fast.send(chunk);
+      if (i % 64 === 63) await receivedAtLeast(i + 1);
     }
-    await fast.received(rounds, 15_000);
-    await until(async () => (await disconnections(relay, 'slow_consumer')) === 1, 5000, 'slow_consumer to be counted');
-    expect(await active(relay)).toBe(1);
-    // Nothing of the 16 MiB stayed queued for the slow client.
-    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(48 * 1024 * 1024);
+    await receivedAtLeast(rounds);
+    const text = await scrape(metricsUrl);
+    expect(metricValue(text, 'relay_disconnections_total', { reason: 'slow_consumer' })).toBe(1);
+    expect(metricValue(text, 'relay_connections_active')).toBe(1);
+    // Had the relay kept queueing for the slow client, it would hold 64 MiB for it.
+    expect(rssBytes(run.child.pid!) - rssBefore).toBeLessThan(24 * 1024 * 1024);
+    fast.close();
     slow.destroy();
+    run.child.kill('SIGTERM');
+    expect(await within(run.exited, 10_000, 'the relay to exit')).toBe(0);
+  });
+
+  it('a frame-level protocol violation drops only the offender; uWS gives no reason text, so it counts as client_close', async () => {
+    const relay = await startRelay();
+    const offender = await rawUpgrade(relay.wsPort);
+    const bystander = await new TestClient(relay.url).opened();
+    // FIN + reserved opcode 0x3, masked, empty payload
+    offender.write(Buffer.from([0x83, 0x80, 1, 2, 3, 4]));
+    await socketClosed(offender);
+    await until(async () => (await active(relay)) === 1, 5000, 'the offender to be gone');
+    expect(await disconnections(relay, 'client_close')).toBe(1);
+    await stillRelays(bystander, 1);
+  });
+
+  it('a handler failure closes only that socket with 1011, counted as error', async () => {
+    const relay = await startRelay(
+      {},
+      {
+        extensions: () => ({
+          limiter: {
+            allow: (_ws, bytes) => {
+              if (bytes === 13) throw new Error('limiter bug');
+              return true;
+            },
+          },
+        }),
+      },
+    );
+    const [victim, bystander] = await connectMany(relay.url, 2);
+    victim!.send('thirteen byte');
+    expect((await victim!.closed).code).toBe(1011);
+    await until(async () => (await disconnections(relay, 'error')) === 1, 5000, 'error to be counted');
+    expect(await active(relay)).toBe(1);
+    await stillRelays(bystander!, 1);
   });
 
   it('a silent client is closed after idle_timeout_s, counted as idle_timeout', { timeout: 40_000 }, async () => {

@@ -10,10 +10,11 @@ describe('classifyClose', () => {
     expect(classifyClose({ ...base, decided: 'rate_limited', code: 1008 })).toBe('rate_limited');
   });
 
-  it('a close frame from the client is client_close, 1011 is error', () => {
+  it('any close frame from the client is client_close, whatever its code', () => {
     expect(classifyClose({ ...base, code: 1000 })).toBe('client_close');
     expect(classifyClose({ ...base, code: 4000, message: 'bye' })).toBe('client_close');
-    expect(classifyClose({ ...base, code: CloseCode.internalError })).toBe('error');
+    expect(classifyClose({ ...base, code: CloseCode.internalError })).toBe('client_close');
+    expect(classifyClose({ ...base, code: 1005 })).toBe('client_close');
   });
 
   it('tells a slow consumer from a TCP drop by the bytes still queued', () => {
@@ -26,7 +27,7 @@ describe('classifyClose', () => {
     expect(classifyClose({ ...base, message: 'Received too big message' })).toBe('payload_too_big');
     expect(classifyClose({ ...base, message: 'Received invalid UTF-8' })).toBe('invalid_utf8');
     expect(classifyClose({ ...base, message: 'WebSocket timed out from inactivity' })).toBe('idle_timeout');
-    expect(classifyClose({ ...base, message: 'Received invalid opcode' })).toBe('protocol_error');
+    expect(classifyClose({ ...base, message: 'some other uWS reason' })).toBe('protocol_error');
   });
 });
 
