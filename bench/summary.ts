@@ -43,6 +43,12 @@ export interface Ratio {
   readonly throughput: Spread | null;
   /** peer p99 ÷ relay p99, per round (> 1: relay is faster) */
   readonly p99: Spread | null;
+  /**
+   * peer server CPU per delivery ÷ relay's, per round (> 1: relay is cheaper). Unlike deliveries/s
+   * it hardly moves when other processes take CPU, so on a shared machine it is the steadier
+   * measure of the relay's overhead.
+   */
+  readonly cpuPerDelivery: Spread | null;
 }
 
 /** Other processes using more than this share of one core during a trial mark it as run on a busy machine. */
@@ -104,13 +110,15 @@ export function ratios(trials: readonly Trial[], reference = 'relay'): Ratio[] {
     for (const peer of peers) {
       const throughput: number[] = [];
       const p99: number[] = [];
+      const cpu: number[] = [];
       for (const other of inScenario.filter((t) => t.peer === peer)) {
         const ref = inScenario.find((t) => t.peer === reference && t.round === other.round);
         if (!ref) continue;
         if (other.deliveriesPerS > 0) throughput.push(ref.deliveriesPerS / other.deliveriesPerS);
         if (ref.latencyUs.p99 > 0) p99.push(other.latencyUs.p99 / ref.latencyUs.p99);
+        if (ref.serverCpuUsPerDelivery && other.serverCpuUsPerDelivery) cpu.push(other.serverCpuUsPerDelivery / ref.serverCpuUsPerDelivery);
       }
-      if (throughput.length || p99.length) out.push({ scenario, peer, throughput: spread(throughput), p99: spread(p99) });
+      if (throughput.length || p99.length) out.push({ scenario, peer, throughput: spread(throughput), p99: spread(p99), cpuPerDelivery: spread(cpu) });
     }
   }
   return out;

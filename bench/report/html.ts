@@ -25,7 +25,7 @@ table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px soli
 td:nth-child(-n+2),th{text-align:left}.flag{color:#b00}.met{color:#070}.miss{color:#b00}
 .charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}h2{margin-top:28px}code{background:#f4f4f4;padding:0 3px}`;
 
-const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'server µs/delivery', 'server CPU %', 'KiB/conn', 'client CPU %', 'other CPU %', 'relay ×', 'flags'];
+const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'server µs/delivery', 'server CPU %', 'KiB/conn', 'client CPU %', 'other CPU %', 'relay ×', 'cpu ×', 'flags'];
 
 const TRIAL_HEADER = ['scenario', 'peer', 'round', 'deliveries/s', 'p50', 'p99', 'max', 'lost/dup/ooo/bad', 'server CPU %', 'client CPU %', 'other CPU %', 'KiB/conn', 'error'];
 
@@ -80,7 +80,8 @@ ${table(['machine', ''], machineRows)}
 ${input.notes.length ? `<ul>${input.notes.map((n) => `<li>${escapeXml(n)}</li>`).join('')}</ul>` : ''}
 ${targets.length ? `<h2>Targets (reported, not asserted)</h2><ul>${targets.join('')}</ul>` : ''}
 <h2>Results</h2>
-<p>Medians over repeats, [min–max] when they differ. <code>relay ×</code> is relay deliveries/s divided by the peer's, paired within each round.
+<p>Medians over repeats, [min–max] when they differ. <code>relay ×</code> is relay deliveries/s divided by the peer's, paired within each round;
+<code>cpu ×</code> is the peer's server CPU per delivery divided by the relay's (above 1: the relay is cheaper), which moves much less than deliveries/s when the machine is busy.
 Fixed-rate latency is measured from the intended send time, so a stalled server cannot hide its delay.
 CPU % is of one core; <i>other CPU %</i> is what other processes used meanwhile: high values (flag BUSY-MACHINE) mean the run competed for CPU.</p>
 ${table(HEADER, rows(input.summaries, input.ratios, true))}

@@ -4,7 +4,7 @@ import type { PeerSummary, Ratio, Spread } from '../summary.js';
 import type { Target } from '../targets.js';
 import { count, fixed, micros, withSpread } from './format.js';
 
-const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'srv µs/deliv', 'srv CPU%', 'KiB/conn', 'client CPU%', 'other CPU%', 'relay ×', 'flags'];
+const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'srv µs/deliv', 'srv CPU%', 'KiB/conn', 'client CPU%', 'other CPU%', 'relay ×', 'cpu ×', 'flags'];
 
 export function flags(s: PeerSummary): string {
   const out: string[] = [];
@@ -39,6 +39,7 @@ export function rows(summaries: readonly PeerSummary[], ratios: readonly Ratio[]
       m(s.clientCpuPct, fixed(0)),
       m(s.otherCpuPct, fixed(0)),
       s.peer === 'relay' ? '1' : withSpread(r?.throughput ?? null, fixed(2)),
+      s.peer === 'relay' ? '1' : m(r?.cpuPerDelivery ?? null, fixed(2)),
       flags(s),
     ];
   });
@@ -55,7 +56,8 @@ export function renderReport(scenarios: readonly Scenario[], summaries: readonly
   const parts = [renderTable(HEADER, rows(summaries, ratios))];
   parts.push(
     '',
-    'Medians over rounds, [min–max] when they differ. relay × = relay deliveries/s ÷ peer deliveries/s, paired within each round.',
+    'Medians over rounds, [min–max] when they differ. relay × = relay deliveries/s ÷ peer deliveries/s, paired within each round;',
+    'cpu × = peer server CPU per delivery ÷ relay\'s (above 1: relay is cheaper), steadier than deliveries/s on a busy machine.',
     'Fixed-rate latency is from the intended send time. CPU% is of one core; other CPU% is what other processes used meanwhile.',
     'Other columns show medians; the JSON and HTML reports have every [min–max].',
     `scenarios: ${scenarios.map((s) => `${s.name} (${describe(s)})`).join('; ')}`,

@@ -74,6 +74,7 @@ describe('statistics', () => {
     // paired: 1000/100 = 10 and 2000/1000 = 2; unpaired medians would give 1500/550
     expect(r?.throughput).toEqual({ median: 6, min: 2, max: 10, n: 2 });
     expect(r?.p99?.median).toBe(3);
+    expect(r?.cpuPerDelivery?.median).toBe(1);
   });
 
   it('leaves failed trials out of medians but counts every lost message', () => {
