@@ -178,3 +178,45 @@ export function parseFrames(data: Buffer): Frame[] {
   }
   return frames;
 }
+
+/**
+ * A bare upgraded TCP socket that reads nothing on its own (unlike RawSocket): for clients that stop reading.
+ * Resolves once the 101 response head has been read.
+ */
+export async function rawUpgrade(port: number, path = '/'): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  onTestFinished(() => {
+    socket.destroy();
+  });
+  await within(
+    new Promise<void>((resolve, reject) => {
+      let head = '';
+      const onData = (chunk: Buffer): void => {
+        head += chunk.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        socket.off('data', onData);
+        if (head.startsWith('HTTP/1.1 101')) resolve();
+        else reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
+      };
+      socket.on('data', onData);
+      socket.once('error', reject);
+      socket.write(upgradeRequest({}, path));
+    }),
+    5000,
+    'a raw WebSocket upgrade',
+  );
+  return socket;
+}
+
+/** Resolves when the server has closed `socket` (FIN or reset); reads and discards what is left. */
+export function socketClosed(socket: Socket, ms = 10_000): Promise<void> {
+  return within(
+    new Promise<void>((resolve) => {
+      if (socket.destroyed) return resolve();
+      socket.once('close', () => resolve());
+      socket.resume();
+    }),
+    ms,
+    'the server to close the raw socket',
+  );
+}

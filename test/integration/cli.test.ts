@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { connectMany, TestClient } from '../helpers/client.js';
 import { listening, runCli, runCliToExit } from '../helpers/cli.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
-import { rawUpgrade } from '../helpers/rawsocket.js';
+import { rawUpgrade } from '../helpers/raw.js';
 import { until, within } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectMany, TestClient } from '../helpers/client.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
-import { rawUpgrade, socketClosed } from '../helpers/rawsocket.js';
+import { rawUpgrade, socketClosed } from '../helpers/raw.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { listening, runCli } from '../helpers/cli.js';
 import { until, within } from '../helpers/wait.js';
