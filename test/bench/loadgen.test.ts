@@ -1,5 +1,5 @@
-// The load generator against a deliberately faulty relay: it must count the drops, the duplicates
-// and the frame-type change, or a clean bench result would prove nothing.
+// The load generator against a deliberately faulty relay: it must count drops, duplicates, reordering
+// and a frame-type change, or a clean bench result would prove nothing.
 import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
