@@ -1,5 +1,6 @@
 // What the results were measured on, recorded with every run.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { availableParallelism, release, totalmem } from 'node:os';
 import { run } from './exec.js';
 import { ROOT_DIR } from './paths.js';
@@ -12,6 +13,8 @@ export interface Machine {
   readonly node: string;
   readonly gitCommit: string;
   readonly gitDirty: boolean;
+  /** mtime of dist/cli.js: the relay measured is the last build, which may predate the commit */
+  readonly relayBuiltAt: string | null;
   readonly pinning: string;
 }
 
@@ -32,6 +35,15 @@ export async function describeMachine(pinning: string): Promise<Machine> {
     node: process.version,
     gitCommit: commit.code === 0 ? commit.stdout.trim() : 'unknown',
     gitDirty: status.code === 0 && status.stdout.trim() !== '',
+    relayBuiltAt: builtAt(path.join(ROOT_DIR, 'dist', 'cli.js')),
     pinning,
   };
+}
+
+function builtAt(file: string): string | null {
+  try {
+    return statSync(file).mtime.toISOString();
+  } catch {
+    return null;
+  }
 }

@@ -61,6 +61,7 @@ export function renderHtml(input: HtmlInput): string {
     ['kernel', m.kernel],
     ['Node', m.node],
     ['git commit', `${m.gitCommit}${m.gitDirty ? ' (with uncommitted changes)' : ''}`],
+    ['relay build (dist/cli.js)', m.relayBuiltAt ?? 'none'],
     ['pinning', m.pinning],
   ];
   const targets = input.targets.map((t) => {
