@@ -12,7 +12,8 @@ import { externalPeer } from './peers/external.js';
 import type { Peer } from './peers/types.js';
 import { checkFiles, checkTrials } from './quick-checks.js';
 import { renderHtml } from './report/html.js';
-import { describe, renderReport } from './report/table.js';
+import { renderMarkdown } from './report/markdown.js';
+import { describe, flags, renderReport } from './report/table.js';
 import { ALL, selectScenarios } from './scenarios.js';
 import { RESULTS_DIR } from './paths.js';
 import { runSuite } from './suite.js';
@@ -88,7 +89,9 @@ async function main(): Promise<number> {
   const document = { version: 1, startedAt, machine, options: { repeat, quick: argv.quick, url: argv.url ?? null }, notes, scenarios, trials, summaries, ratios: ratioList, targets };
   writeFileSync(jsonPath, `${JSON.stringify(document, null, 2)}\n`);
   writeFileSync(htmlPath, renderHtml({ title: 'websocket-relay fan-out bench', startedAt, machine, notes, scenarios, trials, summaries, ratios: ratioList, targets }));
-  console.log(`\nresults: ${path.relative(process.cwd(), jsonPath)}\nreport:  ${path.relative(process.cwd(), htmlPath)}`);
+  const mdPath = path.join(argv.out, `${argv.quick ? 'quick-' : ''}${stamp}.md`);
+  writeFileSync(mdPath, renderMarkdown(machine, summaries, ratioList, targets, flags));
+  console.log(`\nresults: ${path.relative(process.cwd(), jsonPath)}\nreport:  ${path.relative(process.cwd(), htmlPath)}\nmarkdown: ${path.relative(process.cwd(), mdPath)}`);
 
   if (!argv.quick) return trials.length ? 0 : EXIT_HARNESS;
   const problems = [...checkTrials(trials), ...checkFiles(jsonPath, htmlPath, trials.length)];
