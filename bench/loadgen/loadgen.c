@@ -48,7 +48,7 @@ typedef struct {
 
 typedef struct conn {
   int fd;
-  uint8_t state, worker, hdr_len, hdr_need, in_payload, f_opcode, f_fin, m_opcode, pre_len, ctl_len;
+  uint8_t state, hdr_len, hdr_need, in_payload, f_opcode, f_fin, m_opcode, pre_len, ctl_len;
   uint8_t mask[4];
   uint32_t index, local;
   uint32_t url;
@@ -743,7 +743,6 @@ static void setup(void) {
     if (!w->conns || !w->track || !w->buf) exit(2);
     for (uint32_t i = 0; i < w->nconns; i++) {
       conn_t *c = &w->conns[i];
-      c->worker = (uint8_t)t;
       c->local = i;
       c->index = i * opt.threads + t; /* global index: thread 0 holds subscribers 0, T, 2T, ... */
       c->url = c->index % (uint32_t)opt.nurls;
