@@ -5,6 +5,7 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { planCpus } from './cpus.js';
+import { killAll } from './children.js';
 import { buildLoadgen } from './loadgen/build.js';
 import { describeMachine } from './machine.js';
 import { PEERS, selectPeers } from './peers/catalog.js';
@@ -101,6 +102,15 @@ async function main(): Promise<number> {
   }
   console.log(`\nquick check passed: ${trials.length} runs, every message delivered once and in order, JSON and HTML well-formed`);
   return 0;
+}
+
+/** Exit codes of a run stopped by a signal, as a shell reports them. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+for (const signal of Object.keys(SIGNAL_EXIT)) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(SIGNAL_EXIT[signal]);
+  });
 }
 
 class UsageError extends Error {

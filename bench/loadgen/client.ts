@@ -2,6 +2,7 @@
 // say "go", and validate the result line.
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
+import { track } from '../children.js';
 import { z } from 'zod';
 import type { Scenario } from '../scenarios.js';
 
@@ -74,6 +75,7 @@ export function loadgenArgs(run: LoadgenRun): string[] {
 export function runLoadgen(run: LoadgenRun): Promise<LoadgenResult> {
   const pinned = run.cpus === null ? [run.binary] : ['taskset', '-c', run.cpus, run.binary];
   const child = spawn(pinned[0] ?? run.binary, [...pinned.slice(1), ...loadgenArgs(run)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  track(child);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-2000);

@@ -1,6 +1,7 @@
 // Starts one server process on loopback, learns its port from its stdout, and stops it by PID.
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
+import { track } from '../children.js';
 
 /** Node flags that write a CPU profile into `dir` when the process exits (SIGTERM exits cleanly). */
 export function profileArgs(dir: string | null): string[] {
@@ -39,6 +40,7 @@ export function startServer(spec: ServerSpec): Promise<ServerProcess> {
     env: { ...process.env, ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child);
   const tail: string[] = [];
   const keep = (line: string): void => {
     tail.push(line);
