@@ -66,7 +66,8 @@ export function renderHtml(input: HtmlInput): string {
   ];
   const targets = input.targets.map((t) => {
     const verdict = t.met === null ? '<span>n/a</span>' : t.met ? '<span class="met">met</span>' : '<span class="miss">missed</span>';
-    return `<li>${verdict} <b>${escapeXml(t.name)}</b>: wanted ${escapeXml(t.wanted)}; measured ${escapeXml(t.measured)}</li>`;
+    const noisy = t.resolved ? '' : ' <span class="miss">(noisy: rounds fall on both sides)</span>';
+    return `<li>${verdict} <b>${escapeXml(t.name)}</b>: wanted ${escapeXml(t.wanted)}; measured ${escapeXml(t.measured)}${noisy}</li>`;
   });
   const charts = input.scenarios.map((s) => {
     const peers = input.summaries.filter((p) => p.scenario === s.name);

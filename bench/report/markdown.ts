@@ -34,7 +34,7 @@ export function renderMarkdown(machine: Machine, summaries: readonly PeerSummary
     line(HEADER.map(() => '---')),
     ...body.map(line),
     '',
-    ...targets.map((t) => `- ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'}: ${t.name}: wanted ${t.wanted}; measured ${t.measured}`),
+    ...targets.map((t) => `- ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'}: ${t.name}: wanted ${t.wanted}; measured ${t.measured}${t.resolved ? '' : ' (noisy: rounds fall on both sides)'}`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -69,7 +69,7 @@ export function renderReport(scenarios: readonly Scenario[], summaries: readonly
   if (targets.length) parts.push('', 'targets (reported, not asserted):');
   for (const t of targets) {
     const verdict = t.met === null ? 'n/a ' : t.met ? 'met ' : 'MISS';
-    parts.push(`  [${verdict}] ${t.name}: wanted ${t.wanted}; measured ${t.measured}`);
+    parts.push(`  [${verdict}] ${t.name}: wanted ${t.wanted}; measured ${t.measured}${t.resolved ? '' : ' (NOISY: rounds fall on both sides)'}`);
   }
   return parts.join('\n');
 }

@@ -123,8 +123,16 @@ describe('targets', () => {
     const scenarios = selectScenarios('max-1k-1p-64b');
     const trials = [trial('relay', 0, 900, 10), trial('uws-raw', 0, 1000, 10), trial('ws', 0, 100, 50)].map((t) => ({ ...t, scenario: 'max-1k-1p-64b' }));
     const targets = evaluateTargets(scenarios, summarize(trials), ratios(trials));
-    expect(targets[0]).toMatchObject({ measured: expect.stringMatching(/^90\.0%/), met: false });
+    expect(targets[0]).toMatchObject({ measured: expect.stringMatching(/^90\.0%/), met: false, resolved: true });
     expect(targets[1]).toMatchObject({ measured: 'max-1k-1p-64b: 9.00x', met: true });
     expect(targets.find((t) => t.name.includes('gorilla'))?.met).toBeNull();
+  });
+
+  it('calls a verdict noisy when rounds fall on both sides of the target', () => {
+    const scenarios = selectScenarios('max-1k-1p-64b');
+    const trials = [trial('relay', 0, 900, 10), trial('uws-raw', 0, 1000, 10), trial('relay', 1, 1000, 10), trial('uws-raw', 1, 1000, 10)];
+    const inScenario = trials.map((t) => ({ ...t, scenario: 'max-1k-1p-64b' }));
+    const [first] = evaluateTargets(scenarios, summarize(inScenario), ratios(inScenario));
+    expect(first).toMatchObject({ met: false, resolved: false });
   });
 });
