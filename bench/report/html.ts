@@ -27,7 +27,7 @@ td:nth-child(-n+2),th{text-align:left}.flag{color:#b00}.met{color:#070}.miss{col
 
 const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'server µs/delivery', 'server CPU %', 'KiB/conn', 'client CPU %', 'other CPU %', 'relay ×', 'cpu ×', 'flags'];
 
-const TRIAL_HEADER = ['scenario', 'peer', 'round', 'deliveries/s', 'p50', 'p99', 'max', 'lost/dup/ooo/bad', 'server CPU %', 'client CPU %', 'other CPU %', 'KiB/conn', 'error'];
+const TRIAL_HEADER = ['scenario', 'peer', 'round', 'deliveries/s', 'p50', 'p99', 'max', 'lost/dup/ooo/bad', 'server CPU %', 'client CPU %', 'other CPU %', 'RSS baseline → idle (MiB)', 'KiB/conn', 'error'];
 
 function trialRow(t: Trial): string[] {
   const opt = (v: number | null, digits: number): string => (v === null ? '-' : v.toFixed(digits));
@@ -43,6 +43,7 @@ function trialRow(t: Trial): string[] {
     opt(t.serverCpuPct, 0),
     t.clientCpuPct.toFixed(0),
     opt(t.otherCpuPct, 0),
+    t.baselineRssKiB === null || t.idleRssKiB === null ? '-' : `${(t.baselineRssKiB / 1024).toFixed(1)} → ${(t.idleRssKiB / 1024).toFixed(1)}`,
     opt(t.kibPerConnection, 2),
     t.error ?? '',
   ];
