@@ -4,11 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { cachedBuild } from '../build-cache.js';
 import { run } from '../exec.js';
 
-const SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'loadgen.c');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SOURCE = path.join(HERE, 'loadgen.c');
+/** everything the build reads, so editing a header rebuilds too */
+const INPUTS = [SOURCE, path.join(HERE, 'histogram.h'), path.join(HERE, 'sequence.h')];
 
 /** Path of the built load generator; throws with the compiler's output when cc fails. */
 export function buildLoadgen(): Promise<string> {
-  return cachedBuild('loadgen', '', [SOURCE], async (out) => {
+  return cachedBuild('loadgen', '', INPUTS, async (out) => {
     const cc = process.env.CC ?? 'cc';
     const result = await run(cc, ['-O2', '-Wall', '-Wextra', '-pthread', '-o', out, SOURCE]);
     if (result.code !== 0) throw new Error(`building the load generator with ${cc} failed:\n${result.stderr}`);

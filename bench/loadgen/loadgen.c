@@ -29,6 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "histogram.h"
+#include "sequence.h"
+
 #define MAX_URLS 16
 #define MAX_THREADS 64
 #define PREFIX 40             /* text header is 40 hex chars; binary uses the first 20 bytes */
@@ -36,15 +39,9 @@
 #define PROBE_PUB 0xFFFFFFFFu /* readiness probe: not a measured message */
 #define CONNECT_PARALLEL 64   /* per thread; more overflows the server's SYN backlog on loopback */
 #define READ_BUF (256 * 1024)
-#define HIST_BUCKETS 4096
 
 enum { MODE_FIXED, MODE_MAX };
 enum { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_DEAD };
-
-typedef struct {
-  uint64_t counts[HIST_BUCKETS];
-  uint64_t total, max, sum;
-} hist_t;
 
 typedef struct conn {
   int fd;
@@ -63,11 +60,6 @@ typedef struct conn {
   size_t out_len, out_off, out_cap;
   uint8_t corked;
 } conn_t;
-
-typedef struct {
-  uint64_t next; /* highest sequence seen + 1 */
-  uint64_t seen; /* bit i: sequence next-1-i has arrived */
-} track_t;
 
 typedef struct {
   conn_t *c;
@@ -127,41 +119,6 @@ static void fail(const char *msg) {
   int expected = 0;
   if (atomic_compare_exchange_strong(&g_failed, &expected, 1)) snprintf(g_error, sizeof g_error, "%s", msg);
   atomic_store(&g_stop, 1);
-}
-
-/* HDR-style log-linear buckets: exact below 128 ns, then 64 sub-buckets per power of two (<1.6% error). */
-static inline uint32_t hist_index(uint64_t v) {
-  if (v < 128) return (uint32_t)v;
-  uint32_t msb = 63 - (uint32_t)__builtin_clzll(v);
-  uint32_t shift = msb - 6;
-  uint32_t idx = 128 + (shift - 1) * 64 + (uint32_t)((v >> shift) - 64);
-  return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
-}
-
-static uint64_t hist_upper(uint32_t idx) {
-  if (idx < 128) return idx;
-  uint32_t shift = (idx - 128) / 64 + 1;
-  uint64_t top = (idx - 128) % 64 + 64;
-  return ((top + 1) << shift) - 1;
-}
-
-static inline void hist_record(hist_t *h, uint64_t v) {
-  h->counts[hist_index(v)]++;
-  h->total++;
-  h->sum += v;
-  if (v > h->max) h->max = v;
-}
-
-static uint64_t hist_quantile(const hist_t *h, double q) {
-  if (h->total == 0) return 0;
-  uint64_t target = (uint64_t)(q * (double)h->total + 0.999999);
-  if (target < 1) target = 1;
-  uint64_t seen = 0;
-  for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
-    seen += h->counts[i];
-    if (seen >= target) return hist_upper(i) < h->max ? hist_upper(i) : h->max;
-  }
-  return h->max;
 }
 
 static void ep_mod(worker_t *w, conn_t *c, uint32_t events, int op) {
@@ -278,22 +235,6 @@ static int parse_hex(const uint8_t *s, int n, uint64_t *out) {
   }
   *out = v;
   return 0;
-}
-
-/* 0 in order, 1 late (out of order), 2 duplicate, 3 ahead of a gap. */
-static inline int track(track_t *t, uint64_t seq) {
-  if (seq >= t->next) {
-    uint64_t shift = seq - t->next + 1;
-    t->seen = shift >= 64 ? 1 : (t->seen << shift) | 1;
-    int gap = seq > t->next;
-    t->next = seq + 1;
-    return gap ? 3 : 0;
-  }
-  uint64_t back = t->next - 1 - seq;
-  if (back >= 64) return 1;
-  if ((t->seen >> back) & 1) return 2;
-  t->seen |= 1ull << back;
-  return 1;
 }
 
 static void on_message(worker_t *w, conn_t *c, uint64_t now, uint64_t *unique) {
