@@ -33,7 +33,8 @@ const MODES: readonly Mode[] = ['fixed', 'max'];
 /**
  * Fixed-rate load in deliveries per second: at most a quarter of what `ws` and `gorilla` reach at
  * max rate on one core here (40k–200k/s), so the comparison is of latency, not of queueing behind
- * a saturated server.
+ * a saturated server. Every publisher still sends at least one message per second, so 10
+ * publishers × 5,000 subscribers run at 50k/s.
  */
 const FIXED_DELIVERIES_PER_S = 10_000;
 const FIXED_BYTES_PER_S = 80 * 1024 * 1024;
