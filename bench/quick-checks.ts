@@ -14,6 +14,9 @@ export function checkTrials(trials: readonly Trial[]): string[] {
     if (t.lost || t.duplicated || t.outOfOrder || t.malformed || t.disconnects) {
       problems.push(`${where}: lost ${t.lost}, duplicated ${t.duplicated}, out of order ${t.outOfOrder}, malformed ${t.malformed}, disconnects ${t.disconnects}`);
     }
+    if (t.backplaneDropped) problems.push(`${where}: the instances counted ${t.backplaneDropped} backplane drops (relay_backplane_dropped_total)`);
+    // with several URLs about half the deliveries must have crossed instances, or the cluster was not exercised
+    if (t.ok && t.remoteDeliveries === 0) problems.push(`${where}: no delivery crossed instances`);
   }
   return problems;
 }

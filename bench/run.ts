@@ -8,7 +8,7 @@ import { planCpus } from './cpus.js';
 import { killAll } from './children.js';
 import { buildLoadgen } from './loadgen/build.js';
 import { describeMachine } from './machine.js';
-import { PEERS, selectPeers } from './peers/catalog.js';
+import { DEFAULT_PEERS, peerNamesFor, selectPeers } from './peers/catalog.js';
 import { externalPeer } from './peers/external.js';
 import type { Peer } from './peers/types.js';
 import { checkFiles, checkTrials } from './quick-checks.js';
@@ -16,6 +16,7 @@ import { renderHtml } from './report/html.js';
 import { renderMarkdown } from './report/markdown.js';
 import { describe, flags, renderReport } from './report/table.js';
 import { ALL, selectScenarios } from './scenarios.js';
+import type { Scenario } from './scenarios.js';
 import { RESULTS_DIR } from './paths.js';
 import { runSuite } from './suite.js';
 import { ratios, summarize } from './summary.js';
@@ -32,9 +33,12 @@ async function main(): Promise<number> {
   });
   const argv = await yargs(hideBin(process.argv))
     .scriptName('npm run bench --')
-    .option('scenario', { type: 'string', describe: 'comma list of scenario names, or default | all | quick' })
+    .option('scenario', { type: 'string', describe: 'comma list of scenario names, or default | all | quick | cluster' })
     .option('repeat', { type: 'number', describe: 'rounds per scenario (default 3, 1 with --quick)' })
-    .option('peers', { type: 'string', default: PEERS.map((p) => p.name).join(','), describe: 'comma list of peers' })
+    .option('peers', {
+      type: 'string',
+      describe: `comma list of peers (default ${DEFAULT_PEERS.join(',')}; cluster scenarios name their own: relay,relay-cluster; --quick adds relay-cluster)`,
+    })
     .option('url', { type: 'string', describe: 'measure an already running server at ws://127.0.0.1:PORT/ instead of starting peers' })
     .option('quick', { type: 'boolean', default: false, describe: 'tiny runs that check the harness; exits 1 on a harness failure' })
     .option('out', { type: 'string', default: RESULTS_DIR, describe: 'directory for the JSON and HTML results' })
@@ -54,7 +58,9 @@ async function main(): Promise<number> {
   const repeat = argv.repeat ?? (argv.quick ? 1 : 3);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 50) throw new UsageError('--repeat must be an integer from 1 to 50');
   const scenarios = selectScenarios(argv.scenario ?? (argv.quick ? 'quick' : 'default'));
-  const requested: Peer[] = argv.url ? [externalPeer(argv.url)] : selectPeers(argv.peers);
+  const external = argv.url ? externalPeer(argv.url) : null;
+  const namesFor = (s: Scenario): string[] => (external ? [external.name] : peerNamesFor(s, argv.peers, argv.quick));
+  const requested: Peer[] = external ? [external] : selectPeers([...new Set(scenarios.flatMap(namesFor))].join(','));
 
   const notes: string[] = [];
   const peers: Peer[] = [];
@@ -63,6 +69,7 @@ async function main(): Promise<number> {
     if (why === null) peers.push(peer);
     else notes.push(`${peer.name} not run: ${why}`);
   }
+  const peersFor = (s: Scenario): Peer[] => namesFor(s).flatMap((name) => peers.filter((p) => p.name === name));
   notes.forEach((n) => log(n));
   const cpus = await planCpus();
   notes.push(cpus.note);
@@ -75,7 +82,7 @@ async function main(): Promise<number> {
   const profileDir = argv['cpu-prof'] ? path.join(argv.out, `profiles-${stamp}`) : null;
   if (profileDir) notes.push(`CPU profiles of the Node servers: ${path.relative(process.cwd(), profileDir)}`);
 
-  const trials = peers.length ? await runSuite({ scenarios, peers, repeat, loadgen, cpus, profileDir, log }) : [];
+  const trials = peers.length ? await runSuite({ scenarios, peersFor, repeat, loadgen, cpus, profileDir, log }) : [];
   const summaries = summarize(trials);
   const ratioList = ratios(trials);
   // Quick runs are too small for the targets to mean anything.

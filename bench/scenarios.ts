@@ -1,4 +1,5 @@
-// Bench scenarios as data: the full grid, the default suite drawn from it, and the quick harness check.
+// Bench scenarios as data: the full grid, the default suite drawn from it, the cluster scenarios, and
+// the quick harness check.
 
 /** `fixed`: open loop at a set rate, latency from the intended send time. `max`: closed loop, bounded in flight. */
 export type Mode = 'fixed' | 'max';
@@ -23,6 +24,8 @@ export interface Scenario {
   readonly warmupS: number;
   /** seconds of traffic that are measured */
   readonly measureS: number;
+  /** the peers this scenario compares when --peers is not given; absent: the default peers */
+  readonly peers?: readonly string[];
 }
 
 const SUBSCRIBERS = [100, 1000, 5000] as const;
@@ -83,20 +86,32 @@ export const QUICK: readonly Scenario[] = [
 ];
 
 /**
+ * Two relay instances over Redis (`relay-cluster`) beside one relay process, on the same load. The
+ * fixed-rate one is the default suite's fixed-1k-10p-1kib (ten publishers, five on each instance):
+ * latency with no queueing, so the cross-instance column is the cost of the hop through Redis. The
+ * max-rate one is the default suite's max-1k-1p-64b: throughput when every message also crosses.
+ */
+export const CLUSTER: readonly Scenario[] = [
+  { ...gridScenario('fixed', 1000, 10, 1024), name: 'cluster-fixed-1k-10p-1kib', peers: ['relay', 'relay-cluster'] },
+  { ...gridScenario('max', 1000, 1, 64), name: 'cluster-max-1k-1p-64b', peers: ['relay', 'relay-cluster'] },
+];
+
+/**
  * The default suite, a few minutes with four peers and three repeats: the issue's throughput target
  * (max, 1,000 and 5,000 subscribers, 64 B, which also gives idle memory at 5,000 connections) and
  * fixed-rate latency at small and large payloads.
  */
 export const DEFAULT_SUITE: readonly string[] = ['max-1k-1p-64b', 'max-5k-1p-64b', 'fixed-1k-10p-1kib', 'fixed-100-1p-16kib'];
 
-export const ALL: readonly Scenario[] = [...GRID, ...QUICK];
+export const ALL: readonly Scenario[] = [...GRID, ...CLUSTER, ...QUICK];
 
-/** Resolves `default`, `all`, `quick` or a comma list of names; throws on an unknown name. */
+/** Resolves `default`, `all`, `quick`, `cluster` or a comma list of names; throws on an unknown name. */
 export function selectScenarios(spec: string): Scenario[] {
   const out: Scenario[] = [];
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     if (part === 'all') out.push(...GRID);
     else if (part === 'quick') out.push(...QUICK);
+    else if (part === 'cluster') out.push(...CLUSTER);
     else if (part === 'default') out.push(...DEFAULT_SUITE.map(byName));
     else out.push(byName(part));
   }

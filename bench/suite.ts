@@ -10,7 +10,8 @@ import type { Trial } from './trial.js';
 
 export interface SuitePlan {
   readonly scenarios: readonly Scenario[];
-  readonly peers: readonly Peer[];
+  /** the peers each scenario runs (a cluster scenario names its own) */
+  readonly peersFor: (scenario: Scenario) => readonly Peer[];
   readonly repeat: number;
   readonly loadgen: string;
   readonly cpus: CpuPlan;
@@ -28,10 +29,10 @@ export function rotate<T>(items: readonly T[], by: number): T[] {
 
 export async function runSuite(plan: SuitePlan): Promise<Trial[]> {
   const trials: Trial[] = [];
-  const total = plan.scenarios.length * plan.repeat * plan.peers.length;
+  const total = plan.scenarios.reduce((n, s) => n + plan.repeat * plan.peersFor(s).length, 0);
   for (const scenario of plan.scenarios) {
     for (let round = 0; round < plan.repeat; round++) {
-      const order = rotate(plan.peers, round);
+      const order = rotate(plan.peersFor(scenario), round);
       for (const [position, peer] of order.entries()) {
         const profileDir = plan.profileDir === null ? null : path.join(plan.profileDir, `${scenario.name}-${peer.name}-r${round + 1}`);
         const trial = await runTrial({ scenario, peer, round, position, loadgen: plan.loadgen, cpus: plan.cpus, profileDir });

@@ -1,12 +1,23 @@
 // Turns trials into medians with min–max spread, ratios against `relay` paired within each round,
 // and the issue's targets with the values measured. Pure: no I/O.
-import type { Trial } from './trial.js';
+import type { LatencyUs, Trial } from './trial.js';
 
 export interface Spread {
   readonly median: number;
   readonly min: number;
   readonly max: number;
   readonly n: number;
+}
+
+/** Latency of the deliveries that crossed instances in a cluster, medians over rounds. */
+export interface RemoteSummary {
+  readonly p50Us: Spread | null;
+  readonly p90Us: Spread | null;
+  readonly p99Us: Spread | null;
+  readonly p999Us: Spread | null;
+  readonly maxUs: Spread | null;
+  /** share of the measured deliveries that crossed instances (0.5 with subscribers spread over two) */
+  readonly share: Spread | null;
 }
 
 export interface PeerSummary {
@@ -30,6 +41,10 @@ export interface PeerSummary {
   readonly duplicated: number;
   readonly outOfOrder: number;
   readonly malformed: number;
+  /** cross-instance latency; null for a single-process peer */
+  readonly remote: RemoteSummary | null;
+  /** relay_backplane_dropped_total summed over trials and instances; null when the peer has no backplane */
+  readonly backplaneDropped: number | null;
   readonly saturatedTrials: number;
   /** trials during which other processes used more than BUSY_MACHINE_PCT of a core */
   readonly busyMachineTrials: number;
@@ -39,6 +54,11 @@ export interface PeerSummary {
 export interface Ratio {
   readonly scenario: string;
   readonly peer: string;
+  /**
+   * the peer's cross-instance p99 ÷ relay's (single-process) p99, per round: what the hop through
+   * Redis costs at the tail; null for a single-process peer
+   */
+  readonly remoteP99: Spread | null;
   /** relay deliveries/s ÷ peer deliveries/s, per round */
   readonly throughput: Spread | null;
   /** peer p99 ÷ relay p99, per round (> 1: relay is faster) */
@@ -67,6 +87,21 @@ function over(trials: readonly Trial[], pick: (t: Trial) => number | null): Spre
   return spread(trials.filter((t) => t.ok).map(pick).filter((v): v is number => v !== null));
 }
 
+/** Cross-instance latency over the ok trials that measured some; null when none did (one URL). */
+export function summarizeRemote(trials: readonly Trial[]): RemoteSummary | null {
+  const measured = trials.filter((t) => t.ok && t.remoteLatencyUs !== null);
+  if (measured.length === 0) return null;
+  const pick = (f: (l: LatencyUs) => number): Spread | null => spread(measured.map((t) => (t.remoteLatencyUs ? f(t.remoteLatencyUs) : NaN)));
+  return {
+    p50Us: pick((l) => l.p50),
+    p90Us: pick((l) => l.p90),
+    p99Us: pick((l) => l.p99),
+    p999Us: pick((l) => l.p999),
+    maxUs: pick((l) => l.max),
+    share: spread(measured.map((t) => t.remoteShare ?? NaN)),
+  };
+}
+
 export function summarize(trials: readonly Trial[]): PeerSummary[] {
   const keys = [...new Set(trials.map((t) => `${t.scenario}\u0000${t.peer}`))];
   return keys.map((key) => {
@@ -93,6 +128,8 @@ export function summarize(trials: readonly Trial[]): PeerSummary[] {
       duplicated: total((t) => t.duplicated),
       outOfOrder: total((t) => t.outOfOrder),
       malformed: total((t) => t.malformed),
+      remote: summarizeRemote(mine),
+      backplaneDropped: mine.some((t) => t.backplaneDropped !== null) ? total((t) => t.backplaneDropped ?? 0) : null,
       saturatedTrials: mine.filter((t) => t.loadgenSaturated).length,
       busyMachineTrials: mine.filter((t) => (t.otherCpuPct ?? 0) > BUSY_MACHINE_PCT).length,
       errors: [...new Set(mine.map((t) => t.error).filter((e): e is string => e !== null))],
@@ -111,14 +148,16 @@ export function ratios(trials: readonly Trial[], reference = 'relay'): Ratio[] {
       const throughput: number[] = [];
       const p99: number[] = [];
       const cpu: number[] = [];
+      const remoteP99: number[] = [];
       for (const other of inScenario.filter((t) => t.peer === peer)) {
         const ref = inScenario.find((t) => t.peer === reference && t.round === other.round);
         if (!ref) continue;
         if (other.deliveriesPerS > 0) throughput.push(ref.deliveriesPerS / other.deliveriesPerS);
         if (ref.latencyUs.p99 > 0) p99.push(other.latencyUs.p99 / ref.latencyUs.p99);
         if (ref.serverCpuUsPerDelivery && other.serverCpuUsPerDelivery) cpu.push(other.serverCpuUsPerDelivery / ref.serverCpuUsPerDelivery);
+        if (ref.latencyUs.p99 > 0 && other.remoteLatencyUs) remoteP99.push(other.remoteLatencyUs.p99 / ref.latencyUs.p99);
       }
-      if (throughput.length || p99.length) out.push({ scenario, peer, throughput: spread(throughput), p99: spread(p99), cpuPerDelivery: spread(cpu) });
+      if (throughput.length || p99.length) out.push({ scenario, peer, throughput: spread(throughput), p99: spread(p99), remoteP99: spread(remoteP99), cpuPerDelivery: spread(cpu) });
     }
   }
   return out;

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CpuPlan } from './cpus.js';
 import { runLoadgen } from './loadgen/client.js';
-import type { LoadgenResult } from './loadgen/client.js';
+import type { LoadgenLatency, LoadgenResult } from './loadgen/client.js';
 import type { Peer } from './peers/types.js';
 import { cpuTicks, machineTicks, rssKiB, sum } from './proc.js';
 import type { MachineTicks } from './proc.js';
@@ -27,6 +27,15 @@ export interface Trial {
   readonly error: string | null;
   readonly deliveriesPerS: number;
   readonly latencyUs: LatencyUs;
+  /**
+   * Latency of the deliveries that crossed instances (receiver connected to another URL than the
+   * publisher); null for a single-URL peer or when none were measured.
+   */
+  readonly remoteLatencyUs: LatencyUs | null;
+  /** how many measured deliveries (sent after warm-up) crossed instances; null for a single-URL peer */
+  readonly remoteDeliveries: number | null;
+  /** remoteDeliveries ÷ measured deliveries (0.5 with subscribers spread over two instances); null for a single-URL peer */
+  readonly remoteShare: number | null;
   readonly sent: number;
   readonly expected: number;
   readonly delivered: number;
@@ -36,6 +45,11 @@ export interface Trial {
   /** wrong opcode, wrong length, unparsable header or protocol error */
   readonly malformed: number;
   readonly disconnects: number;
+  /**
+   * Messages the server counted as dropped between instances (relay_backplane_dropped_total summed
+   * over a cluster's instances after traffic); null for a single process.
+   */
+  readonly backplaneDropped: number | null;
   /** server CPU (user + system) per delivery during traffic, µs; null without a PID */
   readonly serverCpuUsPerDelivery: number | null;
   /** server CPU during traffic, % of one core */
@@ -113,10 +127,16 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
       },
     });
     const ticks = pids.length ? sum(pids, cpuTicks) - ticksAtGo : null;
+    // read before close: the counters live in the processes
+    const backplaneDropped = instance.backplaneDropped
+      ? await instance.backplaneDropped().catch((err: unknown) => {
+          throw new Error(`reading relay_backplane_dropped_total: ${String(err)}`);
+        })
+      : null;
     const now = machineTicks();
     const machine = { processes: now.processes - machineAtGo.processes, interrupts: now.interrupts - machineAtGo.interrupts, steal: now.steal - machineAtGo.steal };
     const trafficS = (performance.now() - goAt) / 1000;
-    return fromResult(base, result, { baselineRss, idleRss, ticks, machine, trafficS, clockTicks: cpus.clockTicks });
+    return fromResult(base, result, { baselineRss, idleRss, ticks, machine, trafficS, clockTicks: cpus.clockTicks, backplaneDropped });
   } catch (err) {
     return failed(base, (err as Error).message);
   } finally {
@@ -131,6 +151,7 @@ interface ServerSide {
   readonly machine: MachineTicks;
   readonly trafficS: number;
   readonly clockTicks: number;
+  readonly backplaneDropped: number | null;
 }
 
 type TrialBase = Pick<Trial, 'scenario' | 'peer' | 'round' | 'position'>;
@@ -140,12 +161,17 @@ function fromResult(base: TrialBase, r: LoadgenResult, server: ServerSide): Tria
   const us = (ns: number): number => ns / 1000;
   const pct = (seconds: number): number | null => (server.trafficS > 0 ? (100 * seconds) / server.trafficS : null);
   const problems = [r.error, r.stalled ? 'stalled: in-flight messages stopped completing' : null].filter((p): p is string => p !== null);
+  const latency = (ns: LoadgenLatency): LatencyUs => ({ p50: us(ns.p50), p90: us(ns.p90), p99: us(ns.p99), p999: us(ns.p999), max: us(ns.max) });
+  const remote = r.remote_latency_ns;
   return {
     ...base,
     ok: r.ok && !r.stalled,
     error: problems.length ? problems.join('; ') : null,
     deliveriesPerS: r.deliveries_per_s,
-    latencyUs: { p50: us(r.latency_ns.p50), p90: us(r.latency_ns.p90), p99: us(r.latency_ns.p99), p999: us(r.latency_ns.p999), max: us(r.latency_ns.max) },
+    latencyUs: latency(r.latency_ns),
+    remoteLatencyUs: remote && remote.count > 0 ? latency(remote) : null,
+    remoteDeliveries: remote ? remote.count : null,
+    remoteShare: remote && r.latency_ns.count > 0 ? remote.count / r.latency_ns.count : null,
     sent: r.sent,
     expected: r.expected,
     delivered: r.delivered,
@@ -154,6 +180,7 @@ function fromResult(base: TrialBase, r: LoadgenResult, server: ServerSide): Tria
     outOfOrder: r.ooo,
     malformed: r.bad,
     disconnects: r.disconnects,
+    backplaneDropped: server.backplaneDropped,
     serverCpuUsPerDelivery: cpuS === null || r.delivered === 0 ? null : (cpuS * 1e6) / r.delivered,
     serverCpuPct: cpuS === null || server.trafficS <= 0 ? null : (100 * cpuS) / server.trafficS,
     baselineRssKiB: server.baselineRss,
@@ -177,6 +204,9 @@ function failed(base: TrialBase, error: string): Trial {
     error,
     deliveriesPerS: 0,
     latencyUs: { p50: 0, p90: 0, p99: 0, p999: 0, max: 0 },
+    remoteLatencyUs: null,
+    remoteDeliveries: null,
+    remoteShare: null,
     sent: 0,
     expected: 0,
     delivered: 0,
@@ -185,6 +215,7 @@ function failed(base: TrialBase, error: string): Trial {
     outOfOrder: 0,
     malformed: 0,
     disconnects: 0,
+    backplaneDropped: null,
     serverCpuUsPerDelivery: null,
     serverCpuPct: null,
     baselineRssKiB: null,

@@ -8,6 +8,8 @@ import type { Scenario } from '../scenarios.js';
 
 const connectedLine = z.object({ event: z.literal('connected'), ok: z.boolean(), connections: z.number(), connect_ms: z.number() });
 
+const latencyNs = z.object({ count: z.number(), p50: z.number(), p90: z.number(), p99: z.number(), p999: z.number(), max: z.number(), mean: z.number() });
+
 const resultLine = z.object({
   event: z.literal('result'),
   ok: z.boolean(),
@@ -31,7 +33,9 @@ const resultLine = z.object({
   bad: z.number(),
   disconnects: z.number(),
   deliveries_per_s: z.number(),
-  latency_ns: z.object({ count: z.number(), p50: z.number(), p90: z.number(), p99: z.number(), p999: z.number(), max: z.number(), mean: z.number() }),
+  latency_ns: latencyNs,
+  /** deliveries to a connection on another URL than the publisher's (a cluster's cross-instance hop); null with one URL */
+  remote_latency_ns: latencyNs.nullable(),
   cpu_s: z.number(),
   wall_s: z.number(),
   cpu_pct: z.number(),
@@ -41,6 +45,7 @@ const resultLine = z.object({
 });
 
 export type LoadgenResult = z.infer<typeof resultLine>;
+export type LoadgenLatency = z.infer<typeof latencyNs>;
 
 export interface LoadgenRun {
   readonly binary: string;

@@ -77,6 +77,7 @@ typedef struct {
   uint32_t nconns;
   track_t *track;
   hist_t hist;
+  hist_t remote; /* deliveries whose receiver connected to another URL than the publisher (several --url) */
   uint64_t deliveries, in_window, dups, ooo, bad, disconnects;
   uint8_t *buf;
   pthread_t thread;
@@ -278,7 +279,12 @@ static void on_message(worker_t *w, conn_t *c, uint64_t now, uint64_t *unique) {
   (*unique)++;
   uint64_t w0 = atomic_load_explicit(&g_w0, memory_order_relaxed);
   if (w0 && now >= w0 && now <= atomic_load_explicit(&g_w1, memory_order_relaxed)) w->in_window++;
-  if (w0 && ts >= w0) hist_record(&w->hist, now > ts ? now - ts : 0);
+  if (w0 && ts >= w0) {
+    uint64_t latency = now > ts ? now - ts : 0;
+    hist_record(&w->hist, latency);
+    /* a cluster: the message crossed from the publisher's instance to another one */
+    if (c->url != pubs[pub64].c->url) hist_record(&w->remote, latency);
+  }
   if (opt.mode == MODE_MAX) {
     pub_t *p = &pubs[pub64];
     if (atomic_fetch_sub_explicit(&p->remaining[seq % window], 1, memory_order_acq_rel) == 1 && w->id != 0) {
@@ -716,6 +722,20 @@ static void setup(void) {
   epoll_ctl(w0->epfd, EPOLL_CTL_ADD, w0->wakefd, &ev);
 }
 
+static void hist_merge(hist_t *into, const hist_t *from) {
+  for (uint32_t i = 0; i < HIST_BUCKETS; i++) into->counts[i] += from->counts[i];
+  into->total += from->total;
+  into->sum += from->sum;
+  if (from->max > into->max) into->max = from->max;
+}
+
+static void json_latency(const hist_t *h) {
+  printf("{\"count\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"p999\":%llu,\"max\":%llu,\"mean\":%.1f}",
+         (unsigned long long)h->total, (unsigned long long)hist_quantile(h, 0.5), (unsigned long long)hist_quantile(h, 0.9),
+         (unsigned long long)hist_quantile(h, 0.99), (unsigned long long)hist_quantile(h, 0.999), (unsigned long long)h->max,
+         h->total ? (double)h->sum / (double)h->total : 0.0);
+}
+
 static void json_string(const char *s) {
   putchar('"');
   for (; *s; s++) {
@@ -750,6 +770,7 @@ int main(int argc, char **argv) {
   double cpu_s = cpu_seconds() - cpu0;
 
   hist_t *h = &workers[0].hist;
+  hist_t *remote = &workers[0].remote;
   uint64_t deliveries = 0, in_window = 0, dups = 0, ooo = 0, bad = 0, disconnects = 0;
   for (uint32_t t = 0; t < opt.threads; t++) {
     worker_t *w = &workers[t];
@@ -760,10 +781,8 @@ int main(int argc, char **argv) {
     bad += w->bad;
     disconnects += w->disconnects;
     if (t == 0) continue;
-    for (uint32_t i = 0; i < HIST_BUCKETS; i++) h->counts[i] += w->hist.counts[i];
-    h->total += w->hist.total;
-    h->sum += w->hist.sum;
-    if (w->hist.max > h->max) h->max = w->hist.max;
+    hist_merge(h, &w->hist);
+    hist_merge(remote, &w->remote);
   }
   uint64_t sent = 0;
   for (uint32_t i = 0; i < opt.pubs; i++) sent += pubs[i].next_seq;
@@ -778,16 +797,19 @@ int main(int argc, char **argv) {
   printf(",\"mode\":\"%s\",\"subs\":%u,\"pubs\":%u,\"payload\":%u,\"text\":%s,\"threads\":%u,\"window\":%u,"
          "\"connect_ms\":%.1f,\"measure_s\":%.3f,\"sent\":%llu,\"expected\":%llu,\"delivered\":%llu,\"unique\":%llu,"
          "\"lost\":%llu,\"dup\":%llu,\"ooo\":%llu,\"bad\":%llu,\"disconnects\":%llu,\"deliveries_per_s\":%.1f,"
-         "\"latency_ns\":{\"count\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"p999\":%llu,\"max\":%llu,\"mean\":%.1f},"
-         "\"cpu_s\":%.4f,\"wall_s\":%.4f,\"cpu_pct\":%.1f,\"saturated\":%s,\"stalled\":%s,\"drain_timed_out\":%s}\n",
+         "\"cpu_s\":%.4f,\"wall_s\":%.4f,\"cpu_pct\":%.1f,\"saturated\":%s,\"stalled\":%s,\"drain_timed_out\":%s",
          opt.mode == MODE_FIXED ? "fixed" : "max", opt.subs, opt.pubs, opt.payload, opt.text ? "true" : "false", opt.threads,
          opt.mode == MODE_MAX ? window : 0, connect_ms, opt.measure_s, (unsigned long long)sent, (unsigned long long)expected,
          (unsigned long long)deliveries, (unsigned long long)unique, (unsigned long long)lost, (unsigned long long)dups,
          (unsigned long long)ooo, (unsigned long long)bad, (unsigned long long)disconnects, (double)in_window / opt.measure_s,
-         (unsigned long long)h->total, (unsigned long long)hist_quantile(h, 0.5), (unsigned long long)hist_quantile(h, 0.9),
-         (unsigned long long)hist_quantile(h, 0.99), (unsigned long long)hist_quantile(h, 0.999), (unsigned long long)h->max,
-         h->total ? (double)h->sum / (double)h->total : 0.0, cpu_s, wall_s, cpu_pct, saturated ? "true" : "false",
-         ctl.stalled ? "true" : "false", ctl.drain_timed_out ? "true" : "false");
+         cpu_s, wall_s, cpu_pct, saturated ? "true" : "false", ctl.stalled ? "true" : "false", ctl.drain_timed_out ? "true" : "false");
+  /* the latencies go last, as nested objects, so the flat fields above keep one printf */
+  printf(",\"latency_ns\":");
+  json_latency(h);
+  printf(",\"remote_latency_ns\":");
+  if (opt.nurls > 1) json_latency(remote);
+  else printf("null");
+  printf("}\n");
   fflush(stdout);
   return atomic_load(&g_failed) ? 1 : 0;
 }

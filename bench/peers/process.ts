@@ -1,4 +1,5 @@
 // Starts one server process on loopback, learns its port from its stdout, and stops it by PID.
+// Helpers (Redis for the cluster peer) start the same way with their own readiness line.
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 import { track } from '../children.js';
@@ -8,11 +9,17 @@ export function profileArgs(dir: string | null): string[] {
   return dir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
-export interface ServerProcess {
+export interface StartedProcess {
   readonly pid: number;
-  readonly port: number;
   /** SIGTERM, then SIGKILL after `graceMs`; idempotent */
   stop(graceMs?: number): Promise<void>;
+}
+
+export interface ServerProcess extends StartedProcess {
+  /** the WebSocket port from the listening line */
+  readonly port: number;
+  /** every field of the listening line (the relay's also has `metrics_port`) */
+  readonly listening: Readonly<Record<string, unknown>>;
 }
 
 export interface ServerSpec {
@@ -23,8 +30,14 @@ export interface ServerSpec {
   readonly cwd?: string;
   /** `taskset -c` list, or null */
   readonly cpus: string | null;
-  /** longest wait for the listening line (ms) */
+  /** longest wait for the ready line (ms) */
   readonly readyTimeoutMs?: number;
+}
+
+/** Starts a server and resolves once it prints a JSON line with a numeric `ws_port`. */
+export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
+  const { pid, stop, ready } = await startProcess(spec, 'no listening line with ws_port', listeningLine);
+  return { pid, stop, port: ready.ws_port, listening: ready };
 }
 
 const KEPT_LINES = 20;
@@ -33,7 +46,7 @@ const KEPT_LINES = 20;
  * The shell raises the soft fd limit to the hard one (5,000 connections need more than 1,024) and
  * then execs, so the PID we hold is the server's own and /proc/PID measures the server alone.
  */
-export function startServer(spec: ServerSpec): Promise<ServerProcess> {
+export function startProcess<T>(spec: ServerSpec, waitingFor: string, isReady: (line: string) => T | null): Promise<StartedProcess & { readonly ready: T }> {
   const pinned = spec.cpus === null ? [spec.command, ...spec.args] : ['taskset', '-c', spec.cpus, spec.command, ...spec.args];
   const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', ...pinned], {
     cwd: spec.cwd,
@@ -63,13 +76,13 @@ export function startServer(spec: ServerSpec): Promise<ServerProcess> {
     return stopping;
   };
 
-  return new Promise<ServerProcess>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let ready = false;
     const failWith = (why: string): void => {
       void stop(500);
       reject(new Error(`${spec.name}: ${why}${tail.length ? `\n  last output:\n  ${tail.join('\n  ')}` : ''}`));
     };
-    const timer = setTimeout(() => failWith('no listening line with ws_port'), spec.readyTimeoutMs ?? 15_000);
+    const timer = setTimeout(() => failWith(waitingFor), spec.readyTimeoutMs ?? 15_000);
     child.once('error', (err) => {
       clearTimeout(timer);
       failWith(err.message);
@@ -80,23 +93,25 @@ export function startServer(spec: ServerSpec): Promise<ServerProcess> {
     });
     lines.on('line', (line) => {
       keep(line);
-      const port = listeningPort(line);
-      if (ready || port === null || child.pid === undefined) return;
+      if (ready || child.pid === undefined) return;
+      const found = isReady(line);
+      if (found === null) return;
       ready = true;
       clearTimeout(timer);
-      resolve({ pid: child.pid, port, stop });
+      resolve({ pid: child.pid, stop, ready: found });
     });
   });
 }
 
 /** The relay logs pino JSON; the bench peers print the same shape. Any JSON line with a numeric ws_port counts. */
-function listeningPort(line: string): number | null {
+export function listeningLine(line: string): (Record<string, unknown> & { ws_port: number }) | null {
   if (!line.startsWith('{')) return null;
   try {
     const parsed: unknown = JSON.parse(line);
     if (typeof parsed !== 'object' || parsed === null) return null;
-    const port = (parsed as Record<string, unknown>).ws_port;
-    return typeof port === 'number' && port > 0 ? port : null;
+    const fields = parsed as Record<string, unknown>;
+    const port = fields.ws_port;
+    return typeof port === 'number' && port > 0 ? { ...fields, ws_port: port } : null;
   } catch {
     return null;
   }

@@ -4,29 +4,39 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT_DIR } from '../paths.js';
 import { profileArgs, startServer } from './process.js';
+import type { ServerProcess } from './process.js';
 import type { Peer, PeerInstance, StartOptions } from './types.js';
 
-const CLI = path.join(ROOT_DIR, 'dist', 'cli.js');
+export const RELAY_CLI = path.join(ROOT_DIR, 'dist', 'cli.js');
 const CONFIG = path.join(ROOT_DIR, 'config', 'relay.yaml');
+
+/** null when dist/cli.js exists, otherwise the note the peer is skipped with */
+export const relayMissing = (): string | null => (existsSync(RELAY_CLI) ? null : 'dist/cli.js missing (run npm run build)');
+
+/** One relay process on loopback with free ports; `env` adds overrides (the cluster peer's backplane). */
+export function startRelay(name: string, options: StartOptions, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  return startServer({
+    name,
+    command: process.execPath,
+    args: [...profileArgs(options.profileDir), RELAY_CLI, '--config-file', CONFIG],
+    cwd: ROOT_DIR,
+    cpus: options.cpus,
+    env: {
+      RELAY_SERVER__HOST: '127.0.0.1',
+      RELAY_SERVER__PORT: '0',
+      RELAY_METRICS__HOST: '127.0.0.1',
+      RELAY_METRICS__PORT: '0',
+      ...env,
+    },
+  });
+}
 
 export const relay: Peer = {
   name: 'relay',
   description: 'this project: node dist/cli.js --config-file config/relay.yaml',
-  unavailable: () => Promise.resolve(existsSync(CLI) ? null : 'dist/cli.js missing (run npm run build)'),
+  unavailable: () => Promise.resolve(relayMissing()),
   async start(options: StartOptions): Promise<PeerInstance> {
-    const server = await startServer({
-      name: 'relay',
-      command: process.execPath,
-      args: [...profileArgs(options.profileDir), CLI, '--config-file', CONFIG],
-      cwd: ROOT_DIR,
-      cpus: options.cpus,
-      env: {
-        RELAY_SERVER__HOST: '127.0.0.1',
-        RELAY_SERVER__PORT: '0',
-        RELAY_METRICS__HOST: '127.0.0.1',
-        RELAY_METRICS__PORT: '0',
-      },
-    });
+    const server = await startRelay('relay', options);
     return { urls: [`ws://127.0.0.1:${server.port}/`], pids: [server.pid], close: () => server.stop() };
   },
 };

@@ -8,6 +8,11 @@ export interface PeerInstance {
   readonly pids: readonly number[];
   /** stops every process; safe to call more than once */
   close(): Promise<void>;
+  /**
+   * Messages the server itself counts as lost, read after traffic and before close: a cluster's
+   * relay_backplane_dropped_total summed over its instances. Absent for a single process.
+   */
+  backplaneDropped?(): Promise<number>;
 }
 
 export interface StartOptions {

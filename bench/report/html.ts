@@ -6,7 +6,7 @@ import type { Target } from '../targets.js';
 import type { Trial } from '../trial.js';
 import { count, micros } from './format.js';
 import { escapeXml, latencyChart, throughputChart } from './svg.js';
-import { describe, noiseLines, rows } from './table.js';
+import { CROSS_INSTANCE, clusterLines, describe, dropCrossInstance, noiseLines, rows } from './table.js';
 
 export interface HtmlInput {
   readonly trials: readonly Trial[];
@@ -25,9 +25,9 @@ table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px soli
 td:nth-child(-n+2),th{text-align:left}.flag{color:#b00}.met{color:#070}.miss{color:#b00}
 .charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}h2{margin-top:28px}code{background:#f4f4f4;padding:0 3px}`;
 
-const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'server µs/delivery', 'server CPU %', 'KiB/conn', 'client CPU %', 'other CPU %', 'relay ×', 'cpu ×', 'flags'];
+const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', CROSS_INSTANCE, 'lost/dup/ooo', 'server µs/delivery', 'server CPU %', 'KiB/conn', 'client CPU %', 'other CPU %', 'relay ×', 'cpu ×', 'flags'];
 
-const TRIAL_HEADER = ['scenario', 'peer', 'round', 'deliveries/s', 'p50', 'p99', 'max', 'lost/dup/ooo/bad', 'server CPU %', 'client CPU %', 'other CPU %', 'RSS baseline → idle (MiB)', 'KiB/conn', 'error'];
+const TRIAL_HEADER = ['scenario', 'peer', 'round', 'deliveries/s', 'p50', 'p99', 'max', CROSS_INSTANCE, 'lost/dup/ooo/bad', 'server CPU %', 'client CPU %', 'other CPU %', 'RSS baseline → idle (MiB)', 'KiB/conn', 'error'];
 
 function trialRow(t: Trial): string[] {
   const opt = (v: number | null, digits: number): string => (v === null ? '-' : v.toFixed(digits));
@@ -39,7 +39,8 @@ function trialRow(t: Trial): string[] {
     micros(t.latencyUs.p50),
     micros(t.latencyUs.p99),
     micros(t.latencyUs.max),
-    `${t.lost}/${t.duplicated}/${t.outOfOrder}/${t.malformed}`,
+    t.remoteLatencyUs ? `${micros(t.remoteLatencyUs.p50)} / ${micros(t.remoteLatencyUs.p99)}` : '-',
+    `${t.lost}/${t.duplicated}/${t.outOfOrder}/${t.malformed}${t.backplaneDropped ? `, backplane dropped ${t.backplaneDropped}` : ''}`,
     opt(t.serverCpuPct, 0),
     t.clientCpuPct.toFixed(0),
     opt(t.otherCpuPct, 0),
@@ -72,9 +73,12 @@ export function renderHtml(input: HtmlInput): string {
   });
   const charts = input.scenarios.map((s) => {
     const peers = input.summaries.filter((p) => p.scenario === s.name);
-    return `<h3>${escapeXml(s.name)}</h3><p>${escapeXml(describe(s))}</p><div class="charts">${throughputChart('deliveries/s (median, min–max)', peers)}${latencyChart('latency by percentile (median)', peers)}</div>`;
+    // a cluster's cross-instance deliveries get their own line in the latency chart
+    const crossing = peers.flatMap((p) => (p.remote ? [{ ...p, ...p.remote, peer: `${p.peer} x-inst` }] : []));
+    return `<h3>${escapeXml(s.name)}</h3><p>${escapeXml(describe(s))}</p><div class="charts">${throughputChart('deliveries/s (median, min–max)', peers)}${latencyChart('latency by percentile (median)', [...peers, ...crossing])}</div>`;
   });
   const noise = noiseLines(input.summaries, input.scenarios);
+  const cluster = clusterLines(input.summaries, input.ratios);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(input.title)}</title><style>${STYLE}</style></head><body>
 <h1>${escapeXml(input.title)}</h1>
@@ -87,7 +91,8 @@ ${targets.length ? `<h2>Targets (reported, not asserted)</h2><ul>${targets.join(
 <code>cpu ×</code> is the peer's server CPU per delivery divided by the relay's (above 1: the relay is cheaper), which moves much less than deliveries/s when the machine is busy.
 Fixed-rate latency is measured from the intended send time, so a stalled server cannot hide its delay.
 CPU % is of one core; <i>other CPU %</i> is what other processes used meanwhile: high values (flag BUSY-MACHINE) mean the run competed for CPU.</p>
-${table(HEADER, rows(input.summaries, input.ratios, true))}
+${table(...dropCrossInstance(HEADER, rows(input.summaries, input.ratios, true)))}
+${cluster.length ? `<p>Cluster: <i>x-inst</i> is the latency of the deliveries that crossed instances through Redis, beside the single-process relay in the same scenario.</p><ul>${cluster.map((l) => `<li>${escapeXml(l.trim())}</li>`).join('')}</ul>` : ''}
 ${noise.length ? `<p>Noise, the spread of the same peer over rounds (differences inside it are not results):</p><ul>${noise.map((l) => `<li>${escapeXml(l.trim())}</li>`).join('')}</ul>` : ''}
 <h2>Charts</h2>
 ${charts.join('\n')}

@@ -3,8 +3,9 @@ import type { Machine } from '../machine.js';
 import type { PeerSummary, Ratio } from '../summary.js';
 import type { Target } from '../targets.js';
 import { count, fixed, micros, withSpread } from './format.js';
+import { CROSS_INSTANCE, clusterLines, crossInstance, dropCrossInstance } from './table.js';
 
-const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p99', 'p99.9', 'lost/dup/ooo', 'server µs/delivery', 'KiB/conn', 'client CPU %', 'relay ×', 'cpu ×', 'flags'];
+const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p99', 'p99.9', CROSS_INSTANCE, 'lost/dup/ooo', 'server µs/delivery', 'KiB/conn', 'client CPU %', 'relay ×', 'cpu ×', 'flags'];
 
 export function renderMarkdown(machine: Machine, summaries: readonly PeerSummary[], ratios: readonly Ratio[], targets: readonly Target[], flagsOf: (s: PeerSummary) => string): string {
   const median = (v: { median: number } | null, f: (n: number) => string): string => (v ? f(v.median) : '-');
@@ -17,6 +18,7 @@ export function renderMarkdown(machine: Machine, summaries: readonly PeerSummary
       median(s.p50Us, micros),
       withSpread(s.p99Us, micros),
       median(s.p999Us, micros),
+      crossInstance(s),
       `${s.lost}/${s.duplicated}/${s.outOfOrder}`,
       median(s.serverCpuUsPerDelivery, fixed(3)),
       median(s.kibPerConnection, fixed(2)),
@@ -27,13 +29,16 @@ export function renderMarkdown(machine: Machine, summaries: readonly PeerSummary
     ];
   });
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  const [header, kept] = dropCrossInstance(HEADER, body, HEADER.indexOf(CROSS_INSTANCE));
+  const cluster = clusterLines(summaries, ratios).map((l) => `- ${l.trim()}`);
   const lines = [
     `${machine.cpuModel} × ${machine.cores}, Linux ${machine.kernel}, Node ${machine.node}, commit ${machine.gitCommit.slice(0, 7)}; ${machine.pinning}.`,
     '',
-    line(HEADER),
-    line(HEADER.map(() => '---')),
-    ...body.map(line),
+    line(header),
+    line(header.map(() => '---')),
+    ...kept.map(line),
     '',
+    ...(cluster.length ? ['Cluster (x-inst: deliveries that crossed instances through Redis):', '', ...cluster, ''] : []),
     ...targets.map((t) => `- ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'}: ${t.name}: wanted ${t.wanted}; measured ${t.measured}${t.resolved ? '' : ' (noisy: rounds fall on both sides)'}`),
   ];
   return `${lines.join('\n')}\n`;

@@ -2,7 +2,15 @@
 import type { PeerSummary } from '../summary.js';
 import { count, micros } from './format.js';
 
-export const PEER_COLOURS: Record<string, string> = { relay: '#d62728', 'uws-raw': '#1f77b4', ws: '#2ca02c', gorilla: '#9467bd', url: '#ff7f0e' };
+export const PEER_COLOURS: Record<string, string> = {
+  relay: '#d62728',
+  'uws-raw': '#1f77b4',
+  ws: '#2ca02c',
+  gorilla: '#9467bd',
+  url: '#ff7f0e',
+  'relay-cluster': '#8c564b',
+  'relay-cluster x-inst': '#e377c2',
+};
 const colour = (peer: string): string => PEER_COLOURS[peer] ?? '#7f7f7f';
 
 export function escapeXml(s: string): string {

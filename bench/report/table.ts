@@ -4,12 +4,17 @@ import type { PeerSummary, Ratio, Spread } from '../summary.js';
 import type { Target } from '../targets.js';
 import { count, fixed, micros, withSpread } from './format.js';
 
-const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'lost/dup/ooo', 'srv µs/deliv', 'srv CPU%', 'KiB/conn', 'client CPU%', 'other CPU%', 'relay ×', 'cpu ×', 'flags'];
+/** Cross-instance latency of a cluster peer; the column is left out of runs without one. */
+export const CROSS_INSTANCE = 'x-inst p50/p99';
+const CROSS_AT = 8;
+
+const HEADER = ['scenario', 'peer', 'deliveries/s', 'p50', 'p90', 'p99', 'p99.9', 'max', CROSS_INSTANCE, 'lost/dup/ooo', 'srv µs/deliv', 'srv CPU%', 'KiB/conn', 'client CPU%', 'other CPU%', 'relay ×', 'cpu ×', 'flags'];
 
 export function flags(s: PeerSummary): string {
   const out: string[] = [];
   if (s.failed) out.push(`FAILED ${s.failed}/${s.trials}`);
-  if (s.lost || s.duplicated || s.outOfOrder || s.malformed) out.push('LOSS');
+  if (s.lost || s.duplicated || s.outOfOrder || s.malformed || s.backplaneDropped) out.push('LOSS');
+  if (s.backplaneDropped) out.push(`BACKPLANE-DROPPED ${s.backplaneDropped}`);
   if (s.saturatedTrials) out.push(`LOADGEN-SATURATED ${s.saturatedTrials}/${s.trials}`);
   if (s.busyMachineTrials) out.push(`BUSY-MACHINE ${s.busyMachineTrials}/${s.trials}`);
   return out.join(' ');
@@ -32,6 +37,7 @@ export function rows(summaries: readonly PeerSummary[], ratios: readonly Ratio[]
       withSpread(s.p99Us, micros),
       m(s.p999Us, micros),
       m(s.maxUs, micros),
+      crossInstance(s, full),
       `${s.lost}/${s.duplicated}/${s.outOfOrder}${s.malformed ? ` bad ${s.malformed}` : ''}`,
       m(s.serverCpuUsPerDelivery, fixed(3)),
       m(s.serverCpuPct, fixed(0)),
@@ -45,6 +51,42 @@ export function rows(summaries: readonly PeerSummary[], ratios: readonly Ratio[]
   });
 }
 
+/** "p50 / p99" of the deliveries that crossed instances, or '-' for a single-process peer. */
+export function crossInstance(s: PeerSummary, full = false): string {
+  if (!s.remote) return '-';
+  const f = (v: Spread | null): string => (full ? withSpread(v, micros) : v ? micros(v.median) : '-');
+  return `${f(s.remote.p50Us)} / ${f(s.remote.p99Us)}`;
+}
+
+/** Header and rows without the cross-instance column when no peer in the run is a cluster. */
+export function dropCrossInstance(header: readonly string[], body: readonly (readonly string[])[], at = CROSS_AT): [string[], string[][]] {
+  if (body.some((row) => row[at] !== '-')) return [[...header], body.map((r) => [...r])];
+  const without = <T>(row: readonly T[]): T[] => row.filter((_, i) => i !== at);
+  return [without(header), body.map(without)];
+}
+
+/**
+ * One line per scenario with a cluster peer: its cross-instance latency, its latency over all
+ * deliveries, and the single-process relay's in the same scenario, with the p99 ratio paired by round.
+ */
+export function clusterLines(summaries: readonly PeerSummary[], ratios: readonly Ratio[]): string[] {
+  const lines: string[] = [];
+  const pair = (p50: Spread | null, p99: Spread | null): string => `p50 ${withSpread(p50, micros)}, p99 ${withSpread(p99, micros)}`;
+  for (const s of summaries) {
+    const remote = s.remote;
+    if (!remote) continue;
+    const share = remote.share ? ` (${(100 * remote.share.median).toFixed(0)}% of deliveries)` : '';
+    const parts = [`${s.scenario}: ${s.peer} cross-instance ${pair(remote.p50Us, remote.p99Us)}${share}`, `all its deliveries ${pair(s.p50Us, s.p99Us)}`];
+    const single = summaries.find((x) => x.scenario === s.scenario && x.peer === 'relay');
+    if (single) parts.push(`relay (one process) ${pair(single.p50Us, single.p99Us)}`);
+    const ratio = ratios.find((r) => r.scenario === s.scenario && r.peer === s.peer)?.remoteP99;
+    if (ratio) parts.push(`cross-instance p99 = ${withSpread(ratio, fixed(2))}x relay's`);
+    if (s.backplaneDropped !== null) parts.push(`backplane dropped ${s.backplaneDropped}`);
+    lines.push(`  ${parts.join('; ')}`);
+  }
+  return lines;
+}
+
 /** Plain-text table with columns padded to their widest cell. */
 export function renderTable(header: readonly string[], body: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
@@ -53,7 +95,7 @@ export function renderTable(header: readonly string[], body: readonly (readonly 
 }
 
 export function renderReport(scenarios: readonly Scenario[], summaries: readonly PeerSummary[], ratios: readonly Ratio[], targets: readonly Target[]): string {
-  const parts = [renderTable(HEADER, rows(summaries, ratios))];
+  const parts = [renderTable(...dropCrossInstance(HEADER, rows(summaries, ratios)))];
   parts.push(
     '',
     'Medians over rounds, [min–max] when they differ. relay × = relay deliveries/s ÷ peer deliveries/s, paired within each round;',
@@ -62,6 +104,8 @@ export function renderReport(scenarios: readonly Scenario[], summaries: readonly
     'Other columns show medians; the JSON and HTML reports have every [min–max].',
     `scenarios: ${scenarios.map((s) => `${s.name} (${describe(s)})`).join('; ')}`,
   );
+  const cluster = clusterLines(summaries, ratios);
+  if (cluster.length) parts.push('', 'cluster (x-inst = deliveries that crossed instances through Redis):', ...cluster);
   const noise = noiseLines(summaries, scenarios);
   if (noise.length) parts.push('', 'noise (spread of the same peer over rounds; differences inside it are not results):', ...noise);
   const errors = summaries.flatMap((s) => s.errors.map((e) => `  ${s.scenario} / ${s.peer}: ${e}`));

@@ -36,6 +36,39 @@ function faultyRelay(): WebSocketServer {
   return server;
 }
 
+/**
+ * Two servers acting as one cluster: each delivers to its own clients at once and to the other's
+ * after `hopMs`, as a message through a backplane would arrive.
+ */
+function twoInstances(hopMs: number): [WebSocketServer, WebSocketServer] {
+  const a = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const b = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const deliver = (to: WebSocketServer, data: Buffer, binary: boolean): void => {
+    for (const client of to.clients) client.send(data, { binary });
+  };
+  for (const [self, other] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    self.on('connection', (socket) => {
+      socket.on('message', (data: Buffer, isBinary) => {
+        deliver(self, data, isBinary);
+        setTimeout(() => deliver(other, data, isBinary), hopMs);
+      });
+    });
+  }
+  return [a, b];
+}
+
+async function closeAll(servers: readonly WebSocketServer[]): Promise<void> {
+  for (const server of servers) {
+    for (const client of server.clients) client.terminate();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+const urlOf = (server: WebSocketServer): string => `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
 describe('loadgen', () => {
   let server: WebSocketServer;
   let binary: string;
@@ -66,5 +99,45 @@ describe('loadgen', () => {
     expect(result.dup).toBe(5 * Math.floor((sent + 1) / 33));
     expect(result.bad).toBe(5);
     expect(result.ooo).toBe(5);
+  }, 30_000);
+
+  it('reports no cross-instance latency with one URL', async () => {
+    const args = ['--url', url, '--subs', '2', '--pubs', '1', '--payload', '64', '--mode', 'fixed', '--rate', '50'];
+    args.push('--warmup-s', '0', '--measure-s', '0.2', '--drain-s', '0.5', '--timeout-s', '20', '--no-wait');
+    const { stdout } = await run(binary, args).catch((err: { stdout: string }) => err);
+    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+    expect(result.remote_latency_ns).toBeNull();
+  }, 30_000);
+});
+
+describe('loadgen with two URLs', () => {
+  const HOP_MS = 30;
+  let servers: [WebSocketServer, WebSocketServer];
+  let binary: string;
+
+  beforeAll(async () => {
+    binary = await buildLoadgen();
+    servers = twoInstances(HOP_MS);
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.once('listening', () => resolve()))));
+  }, 60_000);
+
+  afterAll(() => closeAll(servers));
+
+  it('keeps the deliveries that crossed to the other URL in their own histogram', async () => {
+    // 6 connections alternate between the URLs; publishers 0 and 1 sit on different ones, so each
+    // message reaches 3 connections directly and 3 after the hop
+    const args = ['--url', urlOf(servers[0]), '--url', urlOf(servers[1]), '--subs', '6', '--pubs', '2', '--payload', '64'];
+    args.push('--mode', 'fixed', '--rate', '100', '--warmup-s', '0', '--measure-s', '0.3', '--drain-s', '1', '--timeout-s', '20', '--no-wait');
+    const { stdout } = await run(binary, args);
+    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '') as {
+      lost: number;
+      latency_ns: { count: number; p50: number };
+      remote_latency_ns: { count: number; p50: number; max: number } | null;
+    };
+    expect(result.lost).toBe(0);
+    expect(result.remote_latency_ns?.count).toBe(result.latency_ns.count / 2);
+    expect(result.remote_latency_ns?.p50).toBeGreaterThanOrEqual(HOP_MS * 1e6);
+    // the median of all deliveries is the slowest direct one, well under the hop
+    expect(result.latency_ns.p50).toBeLessThan(HOP_MS * 1e6);
   }, 30_000);
 });

@@ -3,11 +3,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_PEERS, QUICK_PEERS, peerNamesFor } from '../../bench/peers/catalog.js';
+import { sumSeries } from '../../bench/peers/scrape.js';
 import { checkFiles, checkTrials } from '../../bench/quick-checks.js';
+import { renderMarkdown } from '../../bench/report/markdown.js';
 import { latencyChart, throughputChart } from '../../bench/report/svg.js';
-import { DEFAULT_SUITE, GRID, QUICK, selectScenarios } from '../../bench/scenarios.js';
+import { clusterLines, flags, renderReport } from '../../bench/report/table.js';
+import { CLUSTER, DEFAULT_SUITE, GRID, QUICK, selectScenarios } from '../../bench/scenarios.js';
 import { rotate } from '../../bench/suite.js';
-import { ratios, spread, summarize } from '../../bench/summary.js';
+import { ratios, spread, summarize, summarizeRemote } from '../../bench/summary.js';
 import { evaluateTargets } from '../../bench/targets.js';
 import type { Trial } from '../../bench/trial.js';
 
@@ -21,6 +25,9 @@ function trial(peer: string, round: number, deliveriesPerS: number, p99: number,
     error: null,
     deliveriesPerS,
     latencyUs: { p50: p99 / 2, p90: p99 * 0.8, p99, p999: p99 * 1.2, max: p99 * 2 },
+    remoteLatencyUs: null,
+    remoteDeliveries: null,
+    remoteShare: null,
     sent: 10,
     expected: 100,
     delivered: 100,
@@ -29,6 +36,7 @@ function trial(peer: string, round: number, deliveriesPerS: number, p99: number,
     outOfOrder: 0,
     malformed: 0,
     disconnects: 0,
+    backplaneDropped: null,
     serverCpuUsPerDelivery: 1,
     serverCpuPct: 50,
     baselineRssKiB: 1000,
@@ -49,7 +57,7 @@ function trial(peer: string, round: number, deliveriesPerS: number, p99: number,
 describe('scenarios', () => {
   it('covers the whole grid with unique names', () => {
     expect(GRID).toHaveLength(3 * 2 * 3 * 2);
-    expect(new Set([...GRID, ...QUICK].map((s) => s.name)).size).toBe(GRID.length + QUICK.length);
+    expect(new Set([...GRID, ...CLUSTER, ...QUICK].map((s) => s.name)).size).toBe(GRID.length + CLUSTER.length + QUICK.length);
   });
 
   it('resolves the default suite and rejects unknown names', () => {
@@ -134,5 +142,93 @@ describe('targets', () => {
     const inScenario = trials.map((t) => ({ ...t, scenario: 'max-1k-1p-64b' }));
     const [first] = evaluateTargets(scenarios, summarize(inScenario), ratios(inScenario));
     expect(first).toMatchObject({ met: false, resolved: false });
+  });
+});
+
+/** A relay-cluster trial: cross-instance deliveries at `remoteP99`, half of them. */
+function clusterTrial(round: number, p99: number, remoteP99: number, extra: Partial<Trial> = {}): Trial {
+  return trial('relay-cluster', round, 1000, p99, {
+    remoteLatencyUs: { p50: remoteP99 / 2, p90: remoteP99 * 0.8, p99: remoteP99, p999: remoteP99 * 1.2, max: remoteP99 * 2 },
+    remoteDeliveries: 50,
+    remoteShare: 0.5,
+    backplaneDropped: 0,
+    ...extra,
+  });
+}
+
+describe('cluster', () => {
+  it('runs relay and relay-cluster side by side unless --peers says otherwise', () => {
+    const [fixed] = selectScenarios('cluster');
+    expect(selectScenarios('cluster').map((s) => s.name)).toEqual(CLUSTER.map((s) => s.name));
+    expect(peerNamesFor(fixed ?? {}, undefined, false)).toEqual(['relay', 'relay-cluster']);
+    expect(peerNamesFor(fixed ?? {}, 'relay-cluster', false)).toEqual(['relay-cluster']);
+    expect(peerNamesFor(GRID[0] ?? {}, undefined, false)).toEqual(DEFAULT_PEERS);
+    expect(peerNamesFor(QUICK[0] ?? {}, undefined, true)).toEqual(QUICK_PEERS);
+    expect(() => peerNamesFor(GRID[0] ?? {}, 'relay,nope', false)).toThrow(/unknown peer "nope"/);
+  });
+
+  it('summarizes cross-instance latency over the ok trials that measured it', () => {
+    expect(summarizeRemote([trial('relay', 0, 1000, 10)])).toBeNull();
+    const remote = summarizeRemote([clusterTrial(0, 10, 20), clusterTrial(1, 10, 40), clusterTrial(2, 10, 999, { ok: false })]);
+    expect(remote?.p99Us).toEqual({ median: 30, min: 20, max: 40, n: 2 });
+    expect(remote?.p50Us?.median).toBe(15);
+    expect(remote?.share?.median).toBe(0.5);
+  });
+
+  it('pairs the cross-instance p99 with the single relay of the same round', () => {
+    const trials = [trial('relay', 0, 1000, 10), clusterTrial(0, 30, 40), trial('relay', 1, 1000, 20), clusterTrial(1, 30, 40)];
+    const r = ratios(trials).find((x) => x.peer === 'relay-cluster');
+    // 40/10 and 40/20 paired; unpaired medians would give 40/15
+    expect(r?.remoteP99).toEqual({ median: 3, min: 2, max: 4, n: 2 });
+    expect(ratios([trial('relay', 0, 1000, 10), trial('ws', 0, 100, 40)])[0]?.remoteP99).toBeNull();
+  });
+
+  it('counts backplane drops as a loss, in the flags and in the quick check', () => {
+    const [summary] = summarize([clusterTrial(0, 10, 20, { backplaneDropped: 3 }), clusterTrial(1, 10, 20, { backplaneDropped: 4 })]);
+    expect(summary?.backplaneDropped).toBe(7);
+    expect(summary && flags(summary)).toBe('LOSS BACKPLANE-DROPPED 7');
+    expect(summarize([trial('relay', 0, 1, 1)])[0]?.backplaneDropped).toBeNull();
+    expect(checkTrials([clusterTrial(0, 10, 20, { backplaneDropped: 1 })]).join()).toMatch(/1 backplane drops/);
+    expect(checkTrials([clusterTrial(0, 10, 20, { remoteDeliveries: 0 })]).join()).toMatch(/no delivery crossed instances/);
+    expect(checkTrials([clusterTrial(0, 10, 20)])).toEqual([]);
+  });
+
+  it('shows the cross-instance column and line only when a cluster ran', () => {
+    const scenarios = selectScenarios('cluster-fixed-1k-10p-1kib');
+    const single = [trial('relay', 0, 1000, 100)].map((t) => ({ ...t, scenario: 'cluster-fixed-1k-10p-1kib' }));
+    const both = [...single, { ...clusterTrial(0, 300, 400), scenario: 'cluster-fixed-1k-10p-1kib' }];
+    expect(renderReport(scenarios, summarize(single), ratios(single), [])).not.toContain('x-inst');
+    const report = renderReport(scenarios, summarize(both), ratios(both), []);
+    expect(report).toContain('x-inst p50/p99');
+    expect(report).toMatch(/200µs \/ 400µs/);
+    const [line] = clusterLines(summarize(both), ratios(both));
+    expect(line).toContain('cross-instance p50 200µs, p99 400µs (50% of deliveries)');
+    expect(line).toContain('relay (one process) p50 50.0µs, p99 100µs');
+    expect(line).toContain('cross-instance p99 = 4.00x relay\'s');
+    expect(line).toContain('backplane dropped 0');
+    const machine = { cpuModel: 'cpu', cores: 2, memoryMiB: 1, kernel: 'k', node: 'v20', gitCommit: 'abcdef0', gitDirty: false, relayBuiltAt: null, pinning: 'p' };
+    const md = renderMarkdown(machine, summarize(both), ratios(both), [], flags);
+    const header = md.split('\n').find((l) => l.startsWith('| scenario'));
+    const row = md.split('\n').find((l) => l.includes('| relay-cluster |'));
+    expect(header?.split('|').length).toBe(row?.split('|').length);
+    expect(md).toContain('- cluster-fixed-1k-10p-1kib: relay-cluster cross-instance');
+  });
+});
+
+describe('metrics scrape', () => {
+  it('sums every label set of one series and nothing else', () => {
+    const text = [
+      '# HELP relay_backplane_dropped_total Cross-instance messages lost',
+      '# TYPE relay_backplane_dropped_total counter',
+      'relay_backplane_dropped_total{reason="disconnected"} 2',
+      'relay_backplane_dropped_total{reason="backpressure"} 0',
+      'relay_backplane_dropped_total{reason="error"} 3 1700000000000',
+      'relay_backplane_dropped_total_created 1700000000',
+      'relay_backplane_dropped_totals 100',
+      'other_total 7',
+    ].join('\n');
+    expect(sumSeries(text, 'relay_backplane_dropped_total')).toBe(5);
+    expect(sumSeries('plain_total 4 1700000000000\n', 'plain_total')).toBe(4);
+    expect(sumSeries('', 'relay_backplane_dropped_total')).toBe(0);
   });
 });
