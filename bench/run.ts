@@ -51,7 +51,8 @@ async function main(): Promise<number> {
     .parseAsync();
 
   if (argv.list) {
-    for (const s of ALL) console.log(`${s.name.padEnd(22)} ${describe(s)}`);
+    const width = Math.max(...ALL.map((s) => s.name.length)) + 1;
+    for (const s of ALL) console.log(`${s.name.padEnd(width)} ${describe(s)}${s.peers ? ` (peers: ${s.peers.join(', ')})` : ''}`);
     return 0;
   }
   const log = (line: string): void => void process.stderr.write(`${line}\n`);

@@ -80,7 +80,7 @@ export function clusterLines(summaries: readonly PeerSummary[], ratios: readonly
     const single = summaries.find((x) => x.scenario === s.scenario && x.peer === 'relay');
     if (single) parts.push(`relay (one process) ${pair(single.p50Us, single.p99Us)}`);
     const ratio = ratios.find((r) => r.scenario === s.scenario && r.peer === s.peer)?.remoteP99;
-    if (ratio) parts.push(`cross-instance p99 = ${withSpread(ratio, fixed(2))}x relay's`);
+    if (ratio) parts.push(`cross-instance p99 ÷ relay p99 = ${withSpread(ratio, fixed(2))}`);
     if (s.backplaneDropped !== null) parts.push(`backplane dropped ${s.backplaneDropped}`);
     lines.push(`  ${parts.join('; ')}`);
   }

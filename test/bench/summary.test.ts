@@ -204,7 +204,7 @@ describe('cluster', () => {
     const [line] = clusterLines(summarize(both), ratios(both));
     expect(line).toContain('cross-instance p50 200µs, p99 400µs (50% of deliveries)');
     expect(line).toContain('relay (one process) p50 50.0µs, p99 100µs');
-    expect(line).toContain('cross-instance p99 = 4.00x relay\'s');
+    expect(line).toContain('cross-instance p99 ÷ relay p99 = 4.00');
     expect(line).toContain('backplane dropped 0');
     const machine = { cpuModel: 'cpu', cores: 2, memoryMiB: 1, kernel: 'k', node: 'v20', gitCommit: 'abcdef0', gitDirty: false, relayBuiltAt: null, pinning: 'p' };
     const md = renderMarkdown(machine, summarize(both), ratios(both), [], flags);
