@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { connectMany, TestClient } from '../helpers/client.js';
 import { listening, runCli, runCliToExit } from '../helpers/cli.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
@@ -100,31 +100,21 @@ describe('config commands', () => {
 });
 
 describe('startup failures', () => {
-  it('a WebSocket port already in use exits 4 with a clear message', async () => {
-    const blocker = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const port = (blocker.address() as { port: number }).port;
-    try {
-      const { code, stderr } = await runCliToExit(['-c', configFile(LOOPBACK), '--set', `server.port=${port}`]);
+  const listeners: [string, string, string][] = [
+    ['the WebSocket port', 'server.port', 'server: cannot listen on'],
+    ['the metrics port', 'metrics.port', 'metrics: cannot listen on'],
+  ];
+  for (const [what, key, message] of listeners) {
+    it(`${what} already in use exits 4 with a clear message`, async () => {
+      const blocker = createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const port = (blocker.address() as { port: number }).port;
+      onTestFinished(() => void blocker.close());
+      const { code, stderr } = await runCliToExit(['-c', configFile(LOOPBACK), '--set', `${key}=${port}`]);
       expect(code).toBe(4);
-      expect(stderr).toContain(`cannot listen on 127.0.0.1:${port}`);
-    } finally {
-      blocker.close();
-    }
-  });
-
-  it('a metrics port already in use exits 4 naming the metrics listener', async () => {
-    const blocker = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const port = (blocker.address() as { port: number }).port;
-    try {
-      const { code, stderr } = await runCliToExit(['-c', configFile(LOOPBACK), '--set', `metrics.port=${port}`]);
-      expect(code).toBe(4);
-      expect(stderr).toContain(`metrics: cannot listen on 127.0.0.1:${port}`);
-    } finally {
-      blocker.close();
-    }
-  });
+      expect(stderr).toContain(`${message} 127.0.0.1:${port}`);
+    });
+  }
 
   it('a second relay on the same port is refused instead of silently sharing its traffic', async () => {
     const first = runCli(['-c', configFile(LOOPBACK)]);
