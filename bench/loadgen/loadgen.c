@@ -47,7 +47,7 @@ typedef struct conn {
   int fd;
   uint8_t state, hdr_len, hdr_need, in_payload, f_opcode, f_fin, m_opcode, pre_len, ctl_len;
   uint8_t mask[4];
-  uint32_t index, local;
+  uint32_t local;
   uint32_t url;
   uint8_t probe_seen;
   uint64_t f_left, m_len;
@@ -691,8 +691,8 @@ static void setup(void) {
     for (uint32_t i = 0; i < w->nconns; i++) {
       conn_t *c = &w->conns[i];
       c->local = i;
-      c->index = i * opt.threads + t; /* global index: thread 0 holds subscribers 0, T, 2T, ... */
-      c->url = c->index % (uint32_t)opt.nurls;
+      /* round-robin within each thread, so the publishers (thread 0's first connections) alternate too */
+      c->url = i % (uint32_t)opt.nurls;
       for (int k = 0; k < 4; k++) c->mask[k] = (uint8_t)rand();
       c->fd = -1;
     }

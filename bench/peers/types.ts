@@ -2,7 +2,10 @@
 // subscribers spread over several URLs; the load generator assigns connections round-robin.
 
 export interface PeerInstance {
-  /** ws:// URLs on loopback; subscriber i connects to urls[i % urls.length] */
+  /**
+   * ws:// URLs on loopback; the load generator's connections take them in turn (within each of its
+   * threads, so publishers 0, 1, … alternate too)
+   */
   readonly urls: readonly string[];
   /** processes whose CPU and RSS count as the server's; empty when measuring an external server */
   readonly pids: readonly number[];

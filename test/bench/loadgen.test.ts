@@ -123,10 +123,11 @@ describe('loadgen with two URLs', () => {
 
   afterAll(() => closeAll(servers));
 
-  it('keeps the deliveries that crossed to the other URL in their own histogram', async () => {
-    // 6 connections alternate between the URLs; publishers 0 and 1 sit on different ones, so each
-    // message reaches 3 connections directly and 3 after the hop
-    const args = ['--url', urlOf(servers[0]), '--url', urlOf(servers[1]), '--subs', '6', '--pubs', '2', '--payload', '64'];
+  // Connections alternate between the URLs within each thread; publishers 0 and 1 sit on different
+  // ones. One thread: each message reaches 3 of 6 connections after the hop. Two threads (URLs
+  // A B A on each): publisher 0's messages cross to 2, publisher 1's to 4, half of all again.
+  it.each([1, 2])('keeps the deliveries that crossed to the other URL in their own histogram (%i threads)', async (threads) => {
+    const args = ['--url', urlOf(servers[0]), '--url', urlOf(servers[1]), '--subs', '6', '--pubs', '2', '--payload', '64', '--threads', String(threads)];
     args.push('--mode', 'fixed', '--rate', '100', '--warmup-s', '0', '--measure-s', '0.3', '--drain-s', '1', '--timeout-s', '20', '--no-wait');
     const { stdout } = await run(binary, args);
     const result = JSON.parse(stdout.trim().split('\n').pop() ?? '') as {
