@@ -29,7 +29,22 @@ export interface RedisBackplaneOptions {
 
 type State = 'connecting' | 'up' | 'down' | 'closed';
 
-const wallClock = (): number => performance.timeOrigin + performance.now();
+/**
+ * Wall-clock ms with sub-ms precision, compared across processes. performance.now() alone is anchored at process
+ * start and would keep any later wall-clock step (NTP, VM resume) for good, so the anchor is refreshed every 10 s.
+ */
+function createWallClock(): () => number {
+  let anchor = Date.now() - performance.now();
+  let anchoredAt = performance.now();
+  return () => {
+    const now = performance.now();
+    if (now - anchoredAt > 10_000) {
+      anchor = Date.now() - now;
+      anchoredAt = now;
+    }
+    return anchor + now;
+  };
+}
 
 /** Two ioredis connections: a publisher (the hot path) and a subscriber. Call connect(), then close() once clients are gone. */
 export class RedisBackplane implements Backplane {
@@ -53,6 +68,8 @@ export class RedisBackplane implements Backplane {
   #lastError: string | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   readonly #awaitingPong = new Set<Redis>();
+  /** When each connection entered its current handshake (ms since the epoch). */
+  readonly #handshakeSince = new Map<Redis, number>();
   #closed: Promise<void> | undefined;
 
   constructor(opts: RedisBackplaneOptions) {
@@ -62,7 +79,7 @@ export class RedisBackplane implements Backplane {
     if (this.instanceId.length !== ORIGIN_BYTES) throw new Error(`instanceId must be ${ORIGIN_BYTES} bytes`);
     this.#logger = opts.logger.child({ instance: this.instanceId.toString('hex'), redis: redactedUrl(config.url) });
     this.#channel = Buffer.from(`${config.channel_prefix}:messages`);
-    this.#now = opts.now ?? wallClock;
+    this.#now = opts.now ?? createWallClock();
     this.#maxPendingBytes = config.max_pending_bytes;
     this.#metrics = createBackplaneMetrics(opts.registry, () => this.connected);
     this.#counters = this.#metrics.counters;
@@ -142,7 +159,8 @@ export class RedisBackplane implements Backplane {
       counters.dropped.backpressure++;
       return;
     }
-    if (!writer.add(topic, message, isBinary, this.#now())) {
+    // The envelope carries the time of its first record: read the clock once per envelope, not per message.
+    if (!writer.add(topic, message, isBinary, writer.count === 0 ? this.#now() : 0)) {
       counters.dropped.error++;
       return;
     }
@@ -199,10 +217,11 @@ export class RedisBackplane implements Backplane {
       try {
         deliver(envelope.toString('utf8', record.topicStart, record.payloadStart), envelope.subarray(record.payloadStart, record.payloadEnd), record.isBinary);
       } catch (err) {
-        // A throw here would escape into ioredis's parser and crash the process.
+        // A throw here would escape into ioredis's parser and crash the process. One failed record says nothing
+        // about the next: count it and go on.
         counters.dropped.malformed++;
+        delivered--;
         if (this.#logger.isLevelEnabled('debug')) this.#logger.debug({ err }, 'backplane delivery failed');
-        break;
       }
     }
     if (delivered === 0) return;
@@ -250,9 +269,26 @@ export class RedisBackplane implements Backplane {
     this.#opts.onConnectedChange?.(false);
   }
 
-  /** A connection whose previous PING is still unanswered is dropped and reconnected (half-open TCP, frozen Redis). */
+  /**
+   * A connection whose previous PING is still unanswered is dropped and reconnected (half-open TCP, frozen Redis).
+   * So is one stuck in its handshake for longer than connect_timeout_s: ioredis's connectTimeout covers only the
+   * TCP connect, not the INFO/AUTH that follow, which a frozen Redis never answers.
+   */
   #checkHealth(): void {
+    const now = Date.now();
     for (const client of [this.#pub, this.#sub]) {
+      if (client.status === 'connect' || client.status === 'connecting') {
+        const since = this.#handshakeSince.get(client);
+        if (since === undefined) this.#handshakeSince.set(client, now);
+        else if (now - since > this.#opts.config.connect_timeout_s * 1000) {
+          this.#handshakeSince.delete(client);
+          this.#lastError = 'redis did not complete the connection handshake';
+          this.#update();
+          client.disconnect(true);
+        }
+        continue;
+      }
+      this.#handshakeSince.delete(client);
       if (client.status !== 'ready') continue;
       const awaiting = this.#awaitingPong;
       if (awaiting.has(client)) {

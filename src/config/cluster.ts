@@ -12,10 +12,11 @@ export function isRedisUrl(value: string): boolean {
   } catch {
     return false;
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return false;
-  if (url.hostname === '' || url.hash !== '') return false;
+  // ioredis turns TLS on only for a literal lower-case "rediss://": REDISS:// would silently connect in clear.
+  if (!/^rediss?:\/\//.test(value)) return false;
+  if (url.hostname === '' || url.hash !== '' || url.port === '0') return false;
   for (const [key, v] of url.searchParams) if (key !== 'family' || (v !== '4' && v !== '6')) return false;
-  return url.pathname === '' || url.pathname === '/' || /^\/\d{1,2}$/.test(url.pathname);
+  return url.pathname === '' || url.pathname === '/' || /^\/(?:\d|1[0-5])$/.test(url.pathname);
 }
 
 const redis = z.strictObject({

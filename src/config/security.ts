@@ -29,6 +29,7 @@ const jwt = z
     audience: z.string().min(1).nullable().default(null).describe('required `aud` claim; null = not checked'),
     issuer: z.string().min(1).nullable().default(null).describe('required `iss` claim; null = not checked'),
     clock_tolerance_s: z.number().min(0).max(300).default(5).describe('leeway for `exp` and `nbf`, at the handshake and for the expiry close (seconds)'),
+    require_exp: z.boolean().default(true).describe('refuse tokens without an `exp` claim (they would never expire)'),
   })
   .refine((j) => [j.secret, j.public_key_file, j.jwks_file].filter((k) => k !== null).length <= 1, {
     message: 'set only one of secret, public_key_file, jwks_file',

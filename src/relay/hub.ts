@@ -321,14 +321,17 @@ export class Hub {
     res.onAborted(() => {
       aborted = true;
     });
-    verdict.then(
-      (v) => {
-        if (!aborted) res.cork(() => settle(v));
-      },
-      (err: unknown) => {
-        this.#opts.logger.error({ err }, 'admission failed');
-        if (!aborted) res.cork(() => refuse('500 Internal Server Error', 'error'));
-      },
-    );
+    verdict
+      .then(
+        (v) => {
+          if (!aborted) res.cork(() => settle(v));
+        },
+        (err: unknown) => {
+          this.#opts.logger.error({ err }, 'admission failed');
+          if (!aborted) res.cork(() => refuse('500 Internal Server Error', 'error'));
+        },
+      )
+      // An unhandled rejection would end the process; the response is beyond saving at this point.
+      .catch((err: unknown) => this.#opts.logger.error({ err }, 'upgrade failed after admission'));
   }
 }

@@ -103,7 +103,8 @@ export class SecurityAdmission implements Admission {
       clearTimeout(state.expiryTimer);
       state.expiryTimer = null;
     }
-    if (state.phase === 'open') this.#count(state.ipKey, -1);
+    // A socket may close while its slot is still only reserved (e.g. an open hook failed): free it either way.
+    if (state.phase !== 'released') this.#count(state.ipKey, -1);
     state.phase = 'released';
   }
 

@@ -19,6 +19,7 @@ export class JwtVerifier {
     this.#options = {
       algorithms: [...key.algorithms],
       clockTolerance: jwt.clock_tolerance_s,
+      ...(jwt.require_exp ? { requiredClaims: ['exp'] } : {}),
       ...(jwt.audience === null ? {} : { audience: jwt.audience }),
       ...(jwt.issuer === null ? {} : { issuer: jwt.issuer }),
     };
@@ -41,8 +42,10 @@ function describe(err: unknown): string {
   switch (code) {
     case 'ERR_JWT_EXPIRED':
       return 'token expired';
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-      return `claim check failed (${String((err as { claim?: unknown }).claim)})`;
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
+      const { claim, reason } = err as { claim?: unknown; reason?: unknown };
+      return reason === 'missing' ? `no ${String(claim)} claim` : `claim check failed (${String(claim)})`;
+    }
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
       return 'bad signature';
     case 'ERR_JOSE_ALG_NOT_ALLOWED':

@@ -234,6 +234,19 @@ describe.skipIf(REDIS_SERVER === null)(title, () => {
     await until(() => texts(b1).includes('after-pause'), 5000, 'cross-instance delivery after the pause');
   });
 
+  it('retries a connection whose handshake a frozen Redis never answers, and joins once Redis resumes', async () => {
+    const redis = await startRedis();
+    process.kill(redis.pid, 'SIGSTOP'); // accepts TCP (the kernel does), answers nothing
+    onTestFinished(() => void process.kill(redis.pid, 'SIGCONT'));
+    const relay = await startRelay({
+      cluster: { backplane: 'redis', redis: { url: redis.url, connect_timeout_s: 0.5, health_check_interval_s: 0.2 } },
+    });
+    // ioredis's own connect timeout ends at the TCP connect; only the relay's handshake deadline gets past it.
+    await until(() => relay.readiness.describe().includes('redis unreachable'), 10_000, 'the stuck handshake to be noticed');
+    process.kill(redis.pid, 'SIGCONT');
+    await until(() => relay.readiness.ready, 15_000, 'the backplane to connect once Redis answers');
+  });
+
   it('drops instead of queueing once max_pending_bytes await Redis, and accounts for every message', async () => {
     const redis = await startRedis();
     const small = { cluster: { redis: { max_pending_bytes: 64 * 1024, health_check_interval_s: 0 } } };

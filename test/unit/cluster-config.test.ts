@@ -63,6 +63,9 @@ describe('cluster config', () => {
     'redis://host/not-a-db',
     'redis://host?enableOfflineQueue=true',
     'redis://host#x',
+    'REDISS://host:6380',
+    'redis://host:0',
+    'redis://host/16',
     '',
   ])('rejects %j', (url) => {
     expect(isRedisUrl(url)).toBe(false);

@@ -38,7 +38,10 @@ describe('connection limits', () => {
 
   it('max_connections holds while JWT checks are in flight (slots are reserved at the verdict)', async () => {
     const secret = 'a-test-secret-that-is-at-least-32-characters';
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode(secret));
     const relay = await startRelay({ limits: { max_connections: 5 }, security: { auth: 'jwt', jwt: { secret } } });
     const clients = Array.from({ length: 20 }, () => new TestClient(`${relay.url}/?token=${token}`));
     const results = await Promise.allSettled(clients.map((c) => c.opened()));

@@ -31,6 +31,7 @@ describe('per-connection rate limits', () => {
     sender.send('last');
     await until(async () => metricValue(await scrape(relay.metricsUrl), 'relay_rate_limited_messages_total') !== undefined &&
       (metricValue(await scrape(relay.metricsUrl), 'relay_rate_limited_messages_total') ?? 0) >= 17, 5000, 'the dropped counter');
+    await sender.received(3);
     expect(sender.inbox.slice(0, 3).map((m) => m.text)).toEqual(['m0', 'm1', 'm2']);
     expect(sender.ws.readyState).toBe(sender.ws.OPEN);
     expect(await disconnections(relay, 'rate_limited')).toBe(0);

@@ -12,7 +12,7 @@ describe('security and limits config', () => {
       auth: 'none',
       tokens: [],
       tokens_file: null,
-      jwt: { secret: null, public_key_file: null, jwks_file: null, algorithms: [], audience: null, issuer: null, clock_tolerance_s: 5 },
+      jwt: { secret: null, public_key_file: null, jwks_file: null, algorithms: [], audience: null, issuer: null, clock_tolerance_s: 5, require_exp: true },
       trusted_proxies: [],
     });
     expect(limits).toEqual({
