@@ -127,7 +127,8 @@ missing=()
 for tool in podman buildah debootstrap; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ "${#missing[@]}" -gt 0 ]; then
   note "installing ${missing[*]} with apt"
-  { timeout 300 apt-get update && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y --no-install-recommends "${missing[@]}"; } \
+  # With recommends (fuse-overlayfs, slirp4netns, uidmap, catatonit): the set this script is tested with.
+  { timeout 300 apt-get update && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y "${missing[@]}"; } \
     >"$TMP/apt.log" 2>&1 || fail_with_log "$TMP/apt.log" "prerequisites: apt-get install ${missing[*]}"
 fi
 command -v node >/dev/null || fail "prerequisites: node is needed on the host (probes, stand-in image, npm pack)"
