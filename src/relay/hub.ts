@@ -52,7 +52,8 @@ export interface Admission {
 
 /** Per-message policy (rate limits). Returns true to relay the message; it may end the socket itself. */
 export interface MessageLimiter {
-  allow(ws: WebSocket<SocketData>, bytes: number): boolean;
+  /** `data` is `ws.getUserData()`, read once per message by the hub. */
+  allow(ws: WebSocket<SocketData>, data: SocketData, bytes: number): boolean;
 }
 
 /** Carries messages to other relay instances. `publish` is called after the local fan-out. */
@@ -129,10 +130,11 @@ export class Hub {
           return;
         }
         try {
-          if (limiter !== undefined && !limiter.allow(ws, bytes)) return;
+          const data = ws.getUserData();
+          if (limiter !== undefined && !limiter.allow(ws, data, bytes)) return;
           counters.messages++;
           counters.receivedBytes += bytes;
-          const topic = ws.getUserData().topic;
+          const topic = data.topic;
           if (echo) app.publish(topic, message, isBinary);
           else ws.publish(topic, message, isBinary);
           backplane?.publish(topic, message, isBinary, echo);

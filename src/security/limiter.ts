@@ -27,8 +27,7 @@ export class RateLimiter implements MessageLimiter {
     this.#drop = opts.limits.on_rate_exceeded === 'drop';
   }
 
-  allow(ws: WebSocket<SocketData>, bytes: number): boolean {
-    const data = ws.getUserData();
+  allow(ws: WebSocket<SocketData>, data: SocketData, bytes: number): boolean {
     const state = data.ext instanceof ConnectionState ? data.ext : this.#adopt(data);
     const now = this.#opts.now();
     const messages = state.messages;

@@ -150,7 +150,7 @@ describe('disconnects', () => {
       {
         extensions: () => ({
           limiter: {
-            allow: (_ws, bytes) => {
+            allow: (_ws, _data, bytes) => {
               if (bytes === 13) throw new Error('limiter bug');
               return true;
             },
