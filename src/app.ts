@@ -2,42 +2,25 @@
 // ports and an idempotent close(). Touches no process state: the CLI owns argv, env, signals and exit.
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from './config/schema.js';
+import type { ExtensionFactory } from './contracts.js';
 import { ConfigError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type RelayMetrics } from './metrics/registry.js';
 import { MetricsServer, Readiness } from './metrics/server.js';
-import { Hub, type Admission, type Backplane, type MessageLimiter } from './relay/hub.js';
+import { Hub } from './relay/hub.js';
 import { CloseCode } from './relay/protocol.js';
 import { loadUws, type TemplatedApp, type UwsModule } from './relay/uws.js';
 
 /** How long clients get to complete the close handshake after 1001 before their connections are dropped (ms). */
 const CLOSE_HANDSHAKE_GRACE_MS = 1000;
 
-/** What optional rooms (security, cluster) plug into the hub, built from the same config and shared services. */
-export interface Extensions {
-  admission?: Admission;
-  limiter?: MessageLimiter;
-  backplane?: Backplane;
-}
-
-/** Shared services handed to extension factories. */
-export interface ExtensionContext {
-  readonly config: Config;
-  readonly logger: Logger;
-  readonly metrics: RelayMetrics;
-  readonly readiness: Readiness;
-  readonly lifecycle: Lifecycle;
-  /** Resolves to the hub once it exists (backplanes deliver through it). */
-  readonly hub: () => Hub;
-}
-
 export interface StartDeps {
   readonly logger: Logger;
   /** The uWebSockets.js module; loaded (and checked for its native build) when omitted. */
   readonly uws?: UwsModule;
   /** Builds the extensions for this config; may register closers on the lifecycle. */
-  readonly extensions?: (ctx: ExtensionContext) => Extensions | Promise<Extensions>;
+  readonly extensions?: ExtensionFactory;
 }
 
 /** A running relay. */
@@ -78,18 +61,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       metricsPort = await server.listen(config.metrics.host, config.metrics.port);
       lifecycle.add('metrics server', () => server.close());
     }
-    const extensions =
-      (await deps.extensions?.({
-        config,
-        logger,
-        metrics,
-        readiness,
-        lifecycle,
-        hub: () => {
-          if (hub === undefined) throw new Error('hub not created yet');
-          return hub;
-        },
-      })) ?? {};
+    const extensions = (await deps.extensions?.({ config, logger, registry: metrics.registry, readiness, lifecycle })) ?? {};
     const started = new Hub({
       uws,
       app,

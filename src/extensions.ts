@@ -1,5 +1,5 @@
 // Builds the optional rooms (admission and limits, cross-instance backplane) that the config turns on.
-import type { ExtensionContext, Extensions } from './app.js';
+import type { ExtensionContext, Extensions } from './contracts.js';
 import { buildCluster } from './cluster/index.js';
 import { buildSecurity } from './security/index.js';
 

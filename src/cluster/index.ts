@@ -1,6 +1,5 @@
 // Builds the cross-instance backplane from `cluster:` and ties it to readiness and shutdown.
-import type { ExtensionContext, Extensions } from '../app.js';
-import type { Hub } from '../relay/hub.js';
+import type { ExtensionContext, Extensions } from '../contracts.js';
 import { RedisBackplane } from './redis.js';
 
 const READINESS = 'backplane';
@@ -14,13 +13,10 @@ export async function buildCluster(ctx: ExtensionContext): Promise<Pick<Extensio
   if (cluster.backplane === 'none') return {};
   const gate = cluster.ready_requires_backplane;
   if (gate) ctx.readiness.block(READINESS, 'connecting to redis');
-  let hub: Hub | undefined;
   const backplane = new RedisBackplane({
     config: cluster.redis,
     logger: ctx.logger.child({ room: 'cluster' }),
-    registry: ctx.metrics.registry,
-    // The hub is created after the extensions; no message can arrive before it (Redis answers on a later turn).
-    deliver: (topic, payload, isBinary) => (hub ??= ctx.hub()).deliver(topic, payload, isBinary),
+    registry: ctx.registry,
     onConnectedChange: (connected) => {
       if (!gate) return;
       if (connected) ctx.readiness.unblock(READINESS);

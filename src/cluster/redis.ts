@@ -7,18 +7,14 @@ import type { Registry } from 'prom-client';
 import type { RedisBackplaneConfig } from '../config/cluster.js';
 import { redactedUrl } from '../config/redact.js';
 import type { Logger } from '../logger.js';
-import type { Backplane } from '../relay/hub.js';
+import type { Backplane, Deliver } from '../contracts.js';
 import { emptyRecord, ENVELOPE_HEADER_BYTES, EnvelopeWriter, isEnvelope, isFrom, ORIGIN_BYTES, readRecord, sentAt } from './envelope.js';
 import { createBackplaneMetrics, type BackplaneCounters, type BackplaneMetrics } from './metrics.js';
-
-/** Hands a message from another instance to this instance's subscribers of `topic`. */
-export type Deliver = (topic: string, payload: Uint8Array, isBinary: boolean) => void;
 
 export interface RedisBackplaneOptions {
   readonly config: RedisBackplaneConfig;
   readonly logger: Logger;
   readonly registry: Registry;
-  readonly deliver: Deliver;
   /** Called when the backplane comes up (both connections ready, subscriber subscribed) and when it goes or is found down. */
   readonly onConnectedChange?: (connected: boolean) => void;
   /** Wall clock in ms since the Unix epoch with sub-ms precision; compared across processes for the latency histogram. */
@@ -71,6 +67,8 @@ export class RedisBackplane implements Backplane {
   /** When each connection entered its current handshake (ms since the epoch). */
   readonly #handshakeSince = new Map<Redis, number>();
   #closed: Promise<void> | undefined;
+  /** Where messages from other instances go; registered by the hub. Until then they are not read at all. */
+  #deliver: Deliver | null = null;
 
   constructor(opts: RedisBackplaneOptions) {
     const { config } = opts;
@@ -128,6 +126,10 @@ export class RedisBackplane implements Backplane {
   /** True while both connections are up and the subscriber is subscribed. */
   get connected(): boolean {
     return this.#state === 'up';
+  }
+
+  attach(deliver: Deliver): void {
+    this.#deliver = deliver;
   }
 
   /** Starts connecting (and reconnecting for as long as it takes); does not wait for Redis. */
@@ -198,7 +200,8 @@ export class RedisBackplane implements Backplane {
   }
 
   readonly #receive = (_channel: Buffer, envelope: Buffer): void => {
-    if (this.#state === 'closed') return;
+    const deliver = this.#deliver;
+    if (this.#state === 'closed' || deliver === null) return;
     const counters = this.#counters;
     if (!isEnvelope(envelope)) {
       counters.dropped.malformed++;
@@ -206,7 +209,6 @@ export class RedisBackplane implements Backplane {
     }
     if (isFrom(envelope, this.instanceId)) return;
     const record = this.#record;
-    const deliver = this.#opts.deliver;
     let delivered = 0;
     for (let at = ENVELOPE_HEADER_BYTES; at < envelope.length; delivered++) {
       at = readRecord(envelope, at, record);

@@ -1,20 +1,8 @@
 // The relay's metric set, on its own registry. Hot-path counts are plain numbers read at scrape time;
 // everything else is bumped through label children bound once.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { DISCONNECT_REASONS, type DisconnectReason } from '../relay/protocol.js';
+import { DISCONNECT_REASONS, UPGRADE_REJECT_REASONS, type DisconnectReason, type RejectReason } from '../relay/protocol.js';
 import type { HubCounters, HubObserver } from '../relay/hub.js';
-
-/** Every value of the `reason` label of relay_upgrades_rejected_total. */
-export const UPGRADE_REJECT_REASONS = [
-  'origin',
-  'auth',
-  'max_connections',
-  'per_ip',
-  'upgrade_rate',
-  'draining',
-  'bad_handshake',
-  'error',
-] as const;
 
 export interface RelayMetrics extends HubObserver {
   readonly registry: Registry;
@@ -63,16 +51,19 @@ export function createMetrics(activeConnections: () => number): RelayMetrics {
     DisconnectReason,
     ReturnType<typeof disconnections.labels>
   >;
-  const rejectedByReason = new Map(UPGRADE_REJECT_REASONS.map((r) => [r as string, rejected.labels(r)]));
+  const rejectedByReason = Object.fromEntries(UPGRADE_REJECT_REASONS.map((r) => [r, rejected.labels(r)])) as Record<
+    RejectReason,
+    ReturnType<typeof rejected.labels>
+  >;
   // Export every reason from the first scrape, at 0, so rate() and alerts work before the first event.
-  for (const child of [...Object.values(byReason), ...rejectedByReason.values()]) child.inc(0);
+  for (const child of [...Object.values(byReason), ...Object.values(rejectedByReason)]) child.inc(0);
 
   return {
     registry,
     counters,
     connectionOpened: () => connections.inc(),
     disconnected: (reason) => byReason[reason].inc(),
-    upgradeRejected: (reason) => (rejectedByReason.get(reason) ?? rejectedByReason.get('error'))?.inc(),
+    upgradeRejected: (reason) => rejectedByReason[reason].inc(),
   };
 }
 

@@ -1,13 +1,14 @@
 // The relay hub: a uWS app where every socket subscribes to its topic in `open` and every message is published
 // to that topic, so fan-out runs in C++. Admission, per-message limits and a cross-instance backplane plug in
-// through the small interfaces below instead of growing this file.
+// through the contracts of ../contracts.ts instead of growing this file.
+import type { Admission, Backplane, EndSocket, MessageLimiter, SocketRef, UpgradeInfo, AdmissionVerdict } from '../contracts.js';
 import type { Logger } from '../logger.js';
 import type { RelayConfig } from '../config/schema.js';
-import { CloseCode, classifyClose, topicFor, type DisconnectReason } from './protocol.js';
+import { CloseCode, classifyClose, PLUGIN_CLOSES, topicFor, type DisconnectReason, type PluginCloseReason, type RejectReason } from './protocol.js';
 import { closeApp, listen, type HttpRequest, type HttpResponse, type Listener, type TemplatedApp, type UwsModule, type WebSocket, type us_socket_context_t } from './uws.js';
 
-/** Per-connection state; uWS stores it on the socket object itself. */
-export interface SocketData {
+/** Per-connection state; uWS stores it on the socket object itself. A plug-in's slot is read only by that plug-in. */
+export interface SocketData<A = unknown, L = unknown> {
   /** pub/sub topic this socket joined (its room). */
   topic: string;
   /** Client IP as admission decided it (socket peer, or X-Forwarded-For from a trusted proxy). */
@@ -16,49 +17,10 @@ export interface SocketData {
   decided: DisconnectReason | null;
   /** Bytes queued to the client when uWS unsubscribed it on close; tells a slow consumer from a TCP drop. */
   bufferedAtClose: number;
-  /** State owned by the admission and limiter plug-ins (token expiry, rate buckets). */
-  ext: unknown;
-}
-
-/** What the upgrade handler copies out of the request (uWS invalidates `req` when the handler returns). */
-export interface UpgradeInfo {
-  readonly url: string;
-  readonly query: string;
-  /** Lower-cased header names. */
-  readonly headers: Readonly<Record<string, string>>;
-  /** Peer address of the TCP connection, as text. */
-  readonly peerIp: string;
-}
-
-export type AdmissionVerdict =
-  | { readonly ok: true; readonly ip?: string; readonly protocol?: string; readonly ext?: unknown }
-  | {
-      readonly ok: false;
-      /** HTTP status line, e.g. "403 Forbidden". */
-      readonly status: string;
-      /** Label value for relay_upgrades_rejected_total. */
-      readonly reason: string;
-      readonly body?: string;
-      readonly headers?: Readonly<Record<string, string>>;
-    };
-
-/** Decides, before a socket exists, whether an upgrade request may become a WebSocket. */
-export interface Admission {
-  admit(info: UpgradeInfo): AdmissionVerdict | Promise<AdmissionVerdict>;
-  /** Called once per accepted socket after open, and once when it closes. */
-  opened?(ws: WebSocket<SocketData>): void;
-  closed?(data: SocketData): void;
-}
-
-/** Per-message policy (rate limits). Returns true to relay the message; it may end the socket itself. */
-export interface MessageLimiter {
-  /** `data` is `ws.getUserData()`, read once per message by the hub. */
-  allow(ws: WebSocket<SocketData>, data: SocketData, bytes: number): boolean;
-}
-
-/** Carries messages to other relay instances. `publish` is called after the local fan-out. */
-export interface Backplane {
-  publish(topic: string, message: ArrayBuffer, isBinary: boolean, echo: boolean): void;
+  /** The admission's state for this socket (from its verdict); null without an admission. */
+  admission: A | null;
+  /** The limiter's state for this socket (its buckets); null without a limiter. */
+  limiter: L | null;
 }
 
 /** Plain counters bumped on the hot path; the metrics registry reads them at scrape time. */
@@ -71,7 +33,7 @@ export interface HubCounters {
 export interface HubObserver {
   connectionOpened(): void;
   disconnected(reason: DisconnectReason): void;
-  upgradeRejected(reason: string): void;
+  upgradeRejected(reason: RejectReason): void;
 }
 
 export interface HubOptions {
@@ -118,7 +80,8 @@ export class Hub {
         this.#sockets.add(ws);
         opts.observer.connectionOpened();
         try {
-          opts.admission?.opened?.(ws);
+          const data = ws.getUserData();
+          if (data.admission !== null) opts.admission?.opened?.(data.admission, ws as unknown as SocketRef);
         } catch (err) {
           this.#failed(ws, err, 'open');
         }
@@ -131,13 +94,19 @@ export class Hub {
         }
         try {
           const data = ws.getUserData();
-          if (limiter !== undefined && !limiter.allow(ws, data, bytes)) return;
+          if (limiter !== undefined) {
+            const decision = limiter.check(data.limiter, bytes);
+            if (decision.action !== 'relay') {
+              if (decision.action === 'close') this.#endFor(ws, decision.reason);
+              return;
+            }
+          }
           counters.messages++;
           counters.receivedBytes += bytes;
           const topic = data.topic;
           if (echo) app.publish(topic, message, isBinary);
           else ws.publish(topic, message, isBinary);
-          backplane?.publish(topic, message, isBinary, echo);
+          backplane?.publish(topic, message, isBinary);
         } catch (err) {
           this.#failed(ws, err, 'message');
         }
@@ -157,7 +126,7 @@ export class Hub {
         this.#sockets.delete(ws);
         const data = ws.getUserData();
         try {
-          opts.admission?.closed?.(data);
+          if (data.admission !== null) opts.admission?.closed?.(data.admission);
         } catch (err) {
           opts.logger.error({ err }, 'admission close hook failed');
         }
@@ -177,6 +146,13 @@ export class Hub {
       },
     });
     app.any('/*', (res, req) => this.#notUpgrade(res, req));
+    // Plug-ins decide, the hub acts: they get these two callbacks, never the hub itself.
+    const end: EndSocket = (socket, reason) => {
+      const ws = socket as unknown as WebSocket<SocketData>;
+      if (this.#sockets.has(ws)) this.#endFor(ws, reason);
+    };
+    opts.admission?.attach?.(end);
+    backplane?.attach((topic, message, isBinary) => app.publish(topic, message, isBinary));
   }
 
   /** Number of open sockets right now. */
@@ -193,11 +169,6 @@ export class Hub {
   async listen(host: string, port: number): Promise<number> {
     this.#listener = await listen(this.#opts.uws, this.#opts.app, host, port, 'server');
     return this.#listener.port;
-  }
-
-  /** Delivers a message that arrived from another instance to this instance's subscribers of `topic`. */
-  deliver(topic: string, message: ArrayBuffer | Uint8Array, isBinary: boolean): void {
-    this.#opts.app.publish(topic, message, isBinary);
   }
 
   /** Ends one socket with a close frame, recording why, so the close handler counts the right reason. */
@@ -227,6 +198,12 @@ export class Hub {
   closeConnections(): void {
     this.stopAccepting();
     closeApp(this.#opts.app);
+  }
+
+  /** Ends a socket for a reason a plug-in decided, with the close frame that goes with it. */
+  #endFor(ws: WebSocket<SocketData>, reason: PluginCloseReason): void {
+    const close = PLUGIN_CLOSES[reason];
+    this.endSocket(ws, reason, close.code, close.text);
   }
 
   #failed(ws: WebSocket<SocketData>, err: unknown, where: string): void {
@@ -276,11 +253,12 @@ export class Hub {
     const peerIp = Buffer.from(res.getRemoteAddressAsText()).toString();
     const firstProtocol = protocols === '' ? '' : (protocols.split(',')[0] ?? '').trim();
 
-    const accept = (verdict: { ip?: string; protocol?: string; ext?: unknown } = {}): void => {
-      const data: SocketData = { topic, ip: verdict.ip ?? peerIp, decided: null, bufferedAtClose: 0, ext: verdict.ext };
-      res.upgrade(data, key, verdict.protocol ?? firstProtocol, extensions, context);
+    const limiter = this.#opts.limiter;
+    const accept = (ip: string, protocol: string, state: unknown): void => {
+      const data: SocketData = { topic, ip, decided: null, bufferedAtClose: 0, admission: state, limiter: limiter?.create(ip) ?? null };
+      res.upgrade(data, key, protocol, extensions, context);
     };
-    const refuse = (status: string, reason: string, body = status, headers?: Readonly<Record<string, string>>): void => {
+    const refuse = (status: string, reason: RejectReason, body = status, headers?: Readonly<Record<string, string>>): void => {
       this.#opts.observer.upgradeRejected(reason);
       res.writeStatus(status);
       if (headers) for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
@@ -294,7 +272,7 @@ export class Hub {
     }
     const admission = this.#opts.admission;
     if (admission === undefined) {
-      accept();
+      accept(peerIp, firstProtocol, null);
       return;
     }
     const headers: Record<string, string> = {};
@@ -304,7 +282,7 @@ export class Hub {
     const info: UpgradeInfo = { url, query: req.getQuery(), headers, peerIp };
     const settle = (verdict: AdmissionVerdict): void => {
       if (this.#closing) refuse('503 Service Unavailable', 'draining', 'server is shutting down');
-      else if (verdict.ok) accept(verdict);
+      else if (verdict.ok) accept(verdict.ip, verdict.protocol, verdict.state);
       else refuse(verdict.status, verdict.reason, verdict.body, verdict.headers);
     };
     let verdict: AdmissionVerdict | Promise<AdmissionVerdict>;

@@ -1,4 +1,4 @@
-// The relay's wire contract: close codes, disconnect reasons and topic naming. Pure, no I/O.
+// The relay's wire contract: close codes, disconnect and rejection reasons, topic naming. Pure, no I/O.
 
 /** WebSocket close codes the relay sends or reports; the README's close-code table mirrors this. */
 export const CloseCode = {
@@ -27,6 +27,31 @@ export const DISCONNECT_REASONS = [
   'error',
 ] as const;
 export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
+
+/** The disconnect reasons a plug-in may decide (a limiter's `close`, an admission's token expiry). */
+export type PluginCloseReason = Extract<DisconnectReason, 'rate_limited' | 'token_expired'>;
+
+/** The close frame the hub sends for each reason a plug-in decides. */
+export const PLUGIN_CLOSES: Readonly<Record<PluginCloseReason, { readonly code: number; readonly text: string }>> = {
+  rate_limited: { code: CloseCode.policyViolation, text: 'rate limit exceeded' },
+  token_expired: { code: CloseCode.tokenExpired, text: 'token expired' },
+};
+
+/** Every value of the `reason` label of relay_upgrades_rejected_total, declared up front so label children are bounded. */
+export const UPGRADE_REJECT_REASONS = [
+  'origin',
+  'auth',
+  'max_connections',
+  'per_ip',
+  'upgrade_rate',
+  'draining',
+  'bad_handshake',
+  'error',
+] as const;
+export type RejectReason = (typeof UPGRADE_REJECT_REASONS)[number];
+
+/** The rejection reasons an admission plug-in may give; the others are the hub's own. */
+export type AdmissionRejectReason = Exclude<RejectReason, 'draining' | 'bad_handshake' | 'error'>;
 
 /** The single topic every socket shares when rooms are off. */
 export const RELAY_TOPIC = 'relay';

@@ -1,16 +1,14 @@
 // The upgrade gate: upgrade rate, Origin, connection counts, then the credential, all before a socket exists.
 // Each refusal is an HTTP status the hub sends and counts under relay_upgrades_rejected_total{reason}.
+import type { Admission, AdmissionVerdict, EndSocket, SocketRef, UpgradeInfo } from '../contracts.js';
 import type { LimitsConfig } from '../config/security.js';
-import type { Admission, AdmissionVerdict, Hub, SocketData, UpgradeInfo } from '../relay/hub.js';
-import { CloseCode } from '../relay/protocol.js';
-import type { WebSocket } from '../relay/uws.js';
 import type { TokenBucket } from './bucket.js';
 import { answerProtocol, extractCredential } from './credentials.js';
 import { ipKey, type ClientIpResolver } from './client-ip.js';
 import type { JwtVerifier } from './jwt.js';
 import type { ThrottledLog } from './log.js';
 import type { OriginPolicy } from './origin.js';
-import { ConnectionState } from './state.js';
+import { AdmissionState } from './state.js';
 import type { TokenSet } from './tokens.js';
 
 export interface SecurityAdmissionOptions {
@@ -23,7 +21,6 @@ export interface SecurityAdmissionOptions {
   readonly jwt: JwtVerifier | null;
   /** Node-wide upgrade budget; null = unlimited. */
   readonly upgrades: TokenBucket | null;
-  readonly hub: () => Hub;
   readonly log: ThrottledLog;
   /** Monotonic clock (ms) for the buckets. */
   readonly now: () => number;
@@ -31,7 +28,8 @@ export interface SecurityAdmissionOptions {
   readonly wallNow: () => number;
 }
 
-type Refusal = Extract<AdmissionVerdict, { ok: false }>;
+type Verdict = AdmissionVerdict<AdmissionState>;
+type Refusal = Extract<Verdict, { ok: false }>;
 
 const REFUSALS = {
   upgrade_rate: { ok: false, status: '503 Service Unavailable', reason: 'upgrade_rate', body: 'too many connection attempts', headers: { 'Retry-After': '1' } },
@@ -44,8 +42,10 @@ const REFUSALS = {
 /** setTimeout's ceiling (about 24.8 days); later expiries are re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export class SecurityAdmission implements Admission {
+export class SecurityAdmission implements Admission<AdmissionState> {
   readonly #opts: SecurityAdmissionOptions;
+  /** Set by the hub before the first upgrade. */
+  #end: EndSocket | null = null;
   /** Reserved + open connections this node counts. */
   #admitted = 0;
   readonly #perIp = new Map<string, number>();
@@ -59,7 +59,11 @@ export class SecurityAdmission implements Admission {
     return this.#admitted;
   }
 
-  admit(info: UpgradeInfo): AdmissionVerdict | Promise<AdmissionVerdict> {
+  attach(end: EndSocket): void {
+    this.#end = end;
+  }
+
+  admit(info: UpgradeInfo): Verdict | Promise<Verdict> {
     const o = this.#opts;
     const ip = o.clientIp.resolve(info.peerIp, info.headers['x-forwarded-for'] ?? '');
     if (o.upgrades !== null && !o.upgrades.take(1, o.now())) return this.#refuse('upgrade_rate', ip);
@@ -87,18 +91,14 @@ export class SecurityAdmission implements Admission {
     return this.#accept(ip, key, answerProtocol(info.headers), null);
   }
 
-  opened(ws: WebSocket<SocketData>): void {
-    const state = ws.getUserData().ext;
-    if (!(state instanceof ConnectionState)) return;
+  opened(state: AdmissionState, socket: SocketRef): void {
     if (state.phase === 'released') this.#count(state.ipKey, +1); // opened later than the reservation lasted
     state.phase = 'open';
-    if (state.expiresAtMs !== null) this.#armExpiry(ws, state);
+    if (state.expiresAtMs !== null) this.#armExpiry(socket, state);
   }
 
-  /** Runs inside the hub's close handler, possibly within ws.end(): it must not throw and must not touch `ws`. */
-  closed(data: SocketData): void {
-    const state = data.ext;
-    if (!(state instanceof ConnectionState)) return;
+  /** Runs inside the hub's close handler, possibly within ws.end(): it must not throw. */
+  closed(state: AdmissionState): void {
     if (state.expiryTimer !== null) {
       clearTimeout(state.expiryTimer);
       state.expiryTimer = null;
@@ -121,8 +121,8 @@ export class SecurityAdmission implements Admission {
    * slot. uWS opens the socket inside the hub's res.upgrade(), right after this verdict; if that never happens
    * (client gone, relay draining) the reservation is released at the next macrotask.
    */
-  #accept(ip: string, key: string, protocol: string, expiresAtMs: number | null): AdmissionVerdict {
-    const state = new ConnectionState(key, this.#opts.limits, this.#opts.now());
+  #accept(ip: string, key: string, protocol: string, expiresAtMs: number | null): Verdict {
+    const state = new AdmissionState(ip, key);
     state.expiresAtMs = expiresAtMs;
     state.phase = 'reserved';
     this.#count(key, +1);
@@ -131,7 +131,7 @@ export class SecurityAdmission implements Admission {
       state.phase = 'released';
       this.#count(key, -1);
     });
-    return { ok: true, ip, protocol, ext: state };
+    return { ok: true, ip, protocol, state };
   }
 
   #count(key: string, delta: 1 | -1): void {
@@ -148,18 +148,18 @@ export class SecurityAdmission implements Admission {
     return refusal;
   }
 
-  #armExpiry(ws: WebSocket<SocketData>, state: ConnectionState): void {
+  #armExpiry(socket: SocketRef, state: AdmissionState): void {
     const expiresAtMs = state.expiresAtMs ?? 0;
     const delay = Math.min(Math.max(0, expiresAtMs - this.#opts.wallNow()), MAX_TIMER_MS);
     state.expiryTimer = setTimeout(() => {
       state.expiryTimer = null;
       if (state.phase !== 'open') return;
       if (this.#opts.wallNow() < expiresAtMs) {
-        this.#armExpiry(ws, state);
+        this.#armExpiry(socket, state);
         return;
       }
-      this.#opts.log.info('token_expired', { ip: ws.getUserData().ip }, 'token expired, closing');
-      this.#opts.hub().endSocket(ws, 'token_expired', CloseCode.tokenExpired, 'token expired');
+      this.#opts.log.info('token_expired', { ip: state.ip }, 'token expired, closing');
+      this.#end?.(socket, 'token_expired');
     }, delay);
     state.expiryTimer.unref();
   }

@@ -1,7 +1,7 @@
 // Builds the admission (who may connect) and the per-message limiter (how much they may send) from `security:` and
 // `limits:`. Only the controls the config turns on are built: the default relay has no admission and no limiter.
 import { performance } from 'node:perf_hooks';
-import type { ExtensionContext, Extensions } from '../app.js';
+import type { ExtensionContext, Extensions } from '../contracts.js';
 import { monotonic } from '../metrics/registry.js';
 import { SecurityAdmission } from './admission.js';
 import { TokenBucket, burstFor } from './bucket.js';
@@ -43,7 +43,6 @@ export function buildSecurity(ctx: ExtensionContext): Pick<Extensions, 'admissio
       tokens: security.auth === 'token' ? new TokenSet(loadTokens(security)) : null,
       jwt: security.auth === 'jwt' ? new JwtVerifier(loadJwtKey(security.jwt), security.jwt) : null,
       upgrades: rate > 0 ? new TokenBucket(rate, burstFor(rate, 0), now()) : null,
-      hub: ctx.hub,
       log,
       now,
       wallNow: Date.now,
@@ -51,9 +50,9 @@ export function buildSecurity(ctx: ExtensionContext): Pick<Extensions, 'admissio
   }
 
   if (limits.max_messages_per_second > 0 || limits.max_bytes_per_second > 0) {
-    const limiter = new RateLimiter({ limits, hub: ctx.hub, log, now });
+    const limiter = new RateLimiter({ limits, log, now });
     monotonic(
-      ctx.metrics.registry,
+      ctx.registry,
       'relay_rate_limited_messages_total',
       'Messages dropped because their sender was over its rate limit (limits.on_rate_exceeded: drop)',
       () => limiter.dropped,

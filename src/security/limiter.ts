@@ -1,22 +1,25 @@
 // Per-connection message and byte rate limits (token buckets), checked for every message before it is relayed.
-// Hot path: no allocation after a connection's first message, no logging unless over budget (then throttled).
+// Hot path: no allocation after the upgrade, no logging unless over budget (then throttled). It decides; the hub
+// drops the message or ends the socket.
+import type { LimitDecision, MessageLimiter } from '../contracts.js';
 import type { LimitsConfig } from '../config/security.js';
-import type { Hub, MessageLimiter, SocketData } from '../relay/hub.js';
-import { CloseCode } from '../relay/protocol.js';
-import type { WebSocket } from '../relay/uws.js';
 import type { ThrottledLog } from './log.js';
-import { ConnectionState } from './state.js';
+import { RateState } from './state.js';
 
 export interface RateLimiterOptions {
   readonly limits: LimitsConfig;
-  readonly hub: () => Hub;
   readonly log: ThrottledLog;
   /** Monotonic clock (ms). */
   readonly now: () => number;
 }
 
-/** Closes (1008) or drops for a connection over its message or byte budget; other connections are untouched. */
-export class RateLimiter implements MessageLimiter {
+// Shared answers: the per-message path returns one of these, never a new object.
+const RELAY: LimitDecision = { action: 'relay' };
+const DROP: LimitDecision = { action: 'drop' };
+const CLOSE: LimitDecision = { action: 'close', reason: 'rate_limited' };
+
+/** Drops, or has the hub close (1008), a connection's message over its message or byte budget; others are untouched. */
+export class RateLimiter implements MessageLimiter<RateState> {
   readonly #opts: RateLimiterOptions;
   readonly #drop: boolean;
   /** Messages dropped under on_rate_exceeded: drop; read at scrape time. */
@@ -27,8 +30,11 @@ export class RateLimiter implements MessageLimiter {
     this.#drop = opts.limits.on_rate_exceeded === 'drop';
   }
 
-  allow(ws: WebSocket<SocketData>, data: SocketData, bytes: number): boolean {
-    const state = data.ext instanceof ConnectionState ? data.ext : this.#adopt(data);
+  create(ip: string): RateState {
+    return new RateState(ip, this.#opts.limits, this.#opts.now());
+  }
+
+  check(state: RateState, bytes: number): LimitDecision {
     const now = this.#opts.now();
     const messages = state.messages;
     const byteBudget = state.bytes;
@@ -37,22 +43,14 @@ export class RateLimiter implements MessageLimiter {
     if (messagesOk && bytesOk) {
       messages?.spend(1);
       byteBudget?.spend(bytes);
-      return true;
+      return RELAY;
     }
     if (this.#drop) {
       this.dropped++;
-      this.#opts.log.info('rate_limited', { ip: data.ip, action: 'drop' }, 'rate limit exceeded');
-      return false;
+      this.#opts.log.info('rate_limited', { ip: state.ip, action: 'drop' }, 'rate limit exceeded');
+      return DROP;
     }
-    this.#opts.log.info('rate_limited', { ip: data.ip, action: 'close' }, 'rate limit exceeded');
-    this.#opts.hub().endSocket(ws, 'rate_limited', CloseCode.policyViolation, 'rate limit exceeded');
-    return false;
-  }
-
-  /** Without an admission (only rate limits on) nothing created the state at the upgrade: do it on the first message. */
-  #adopt(data: SocketData): ConnectionState {
-    const state = new ConnectionState(data.ip, this.#opts.limits, this.#opts.now());
-    data.ext = state;
-    return state;
+    this.#opts.log.info('rate_limited', { ip: state.ip, action: 'close' }, 'rate limit exceeded');
+    return CLOSE;
   }
 }

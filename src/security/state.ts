@@ -1,5 +1,5 @@
-// What the security room keeps per socket (in SocketData.ext): its place in the connection counts, its token
-// expiry, its rate buckets. One object per connection, allocated at the upgrade, never per message.
+// What the security room keeps per socket, one object per plug-in slot, allocated at the upgrade and never per
+// message: the admission's place in the connection counts and its token expiry; the limiter's rate buckets.
 import type { LimitsConfig } from '../config/security.js';
 import { TokenBucket, burstFor } from './bucket.js';
 
@@ -9,18 +9,32 @@ import { TokenBucket, burstFor } from './bucket.js';
  */
 export type CountPhase = 'reserved' | 'open' | 'released';
 
-export class ConnectionState {
+/** The admission's slot: where the connection counts and when its token expires. */
+export class AdmissionState {
+  /** The client IP, for log lines. */
+  readonly ip: string;
   /** Key this connection counts under for per-IP limits. */
   readonly ipKey: string;
   phase: CountPhase = 'released';
   /** When the JWT stops being valid (ms since epoch, leeway included); null = never. */
   expiresAtMs: number | null = null;
   expiryTimer: NodeJS.Timeout | null = null;
+
+  constructor(ip: string, ipKey: string) {
+    this.ip = ip;
+    this.ipKey = ipKey;
+  }
+}
+
+/** The limiter's slot: the socket's message and byte buckets (null when that rate is unlimited). */
+export class RateState {
+  /** The client IP, for log lines. */
+  readonly ip: string;
   readonly messages: TokenBucket | null;
   readonly bytes: TokenBucket | null;
 
-  constructor(ipKey: string, limits: LimitsConfig, now: number) {
-    this.ipKey = ipKey;
+  constructor(ip: string, limits: LimitsConfig, now: number) {
+    this.ip = ip;
     const { max_messages_per_second: mps, max_bytes_per_second: bps } = limits;
     this.messages = mps > 0 ? new TokenBucket(mps, burstFor(mps, limits.burst_messages), now) : null;
     this.bytes = bps > 0 ? new TokenBucket(bps, burstFor(bps, limits.burst_bytes), now) : null;

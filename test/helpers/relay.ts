@@ -1,6 +1,6 @@
 // Starts a real relay in the test process on 127.0.0.1 with free ports, and stops it after the test.
 import { onTestFinished } from 'vitest';
-import { start, type Relay, type StartDeps } from '../../src/app.js';
+import { start, type Relay, type StartDeps } from '../../src/index.js';
 import { parseConfig, type Config, type ConfigInput } from '../../src/config/schema.js';
 import { buildExtensions } from '../../src/extensions.js';
 import { createLogger } from '../../src/logger.js';

@@ -150,9 +150,10 @@ describe('disconnects', () => {
       {
         extensions: () => ({
           limiter: {
-            allow: (_ws, _data, bytes) => {
+            create: () => null,
+            check: (_state, bytes) => {
               if (bytes === 13) throw new Error('limiter bug');
-              return true;
+              return { action: 'relay' };
             },
           },
         }),

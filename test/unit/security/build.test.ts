@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ExtensionContext } from '../../../src/app.js';
+import type { ExtensionContext } from '../../../src/contracts.js';
 import { parseConfig, type ConfigInput } from '../../../src/config/schema.js';
 import { Lifecycle } from '../../../src/lifecycle.js';
 import { createLogger } from '../../../src/logger.js';
-import { createMetrics } from '../../../src/metrics/registry.js';
+import { Registry } from 'prom-client';
 import { Readiness } from '../../../src/metrics/server.js';
 import { buildSecurity } from '../../../src/security/index.js';
 
@@ -12,12 +12,9 @@ function context(input: ConfigInput): ExtensionContext {
   return {
     config: parseConfig(input),
     logger,
-    metrics: createMetrics(() => 0),
+    registry: new Registry(),
     readiness: new Readiness(),
     lifecycle: new Lifecycle(logger),
-    hub: () => {
-      throw new Error('the factory must not call hub()');
-    },
   };
 }
 
@@ -49,6 +46,6 @@ describe('buildSecurity', () => {
     const built = buildSecurity(ctx);
     expect(built.admission).toBeUndefined();
     expect(built.limiter).toBeDefined();
-    expect(await ctx.metrics.registry.metrics()).toContain('relay_rate_limited_messages_total 0');
+    expect(await ctx.registry.metrics()).toContain('relay_rate_limited_messages_total 0');
   });
 });
