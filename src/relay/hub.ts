@@ -4,6 +4,7 @@
 import type { Admission, Backplane, EndSocket, MessageLimiter, SocketRef, UpgradeInfo, AdmissionVerdict } from '../contracts.js';
 import type { Logger } from '../logger.js';
 import type { RelayConfig } from '../config/schema.js';
+import { formatAddress } from './address.js';
 import { CloseCode, classifyClose, PLUGIN_CLOSES, topicFor, type DisconnectReason, type PluginCloseReason, type RejectReason } from './protocol.js';
 import { closeApp, listen, type HttpRequest, type HttpResponse, type Listener, type TemplatedApp, type UwsModule, type WebSocket, type us_socket_context_t } from './uws.js';
 
@@ -250,7 +251,7 @@ export class Hub {
     const extensions = req.getHeader('sec-websocket-extensions');
     const url = req.getUrl();
     const topic = topicFor(url, this.#opts.relay.rooms);
-    const peerIp = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const peerIp = formatAddress(res.getRemoteAddress());
     const firstProtocol = protocols === '' ? '' : (protocols.split(',')[0] ?? '').trim();
 
     const limiter = this.#opts.limiter;

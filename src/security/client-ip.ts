@@ -1,5 +1,6 @@
 // Which IP a connection counts against: the TCP peer, or X-Forwarded-For when the peer is a trusted proxy. Pure.
 import { BlockList, isIP } from 'node:net';
+import { canonicalIp } from '../relay/address.js';
 
 /** Resolves the client IP of an upgrade request. */
 export class ClientIpResolver {
@@ -25,15 +26,15 @@ export class ClientIpResolver {
    * Walks X-Forwarded-For from the right (the hop nearest to us), skipping trusted proxies; the first address not
    * trusted is the client. A malformed entry stops the walk at the proxy that forwarded it, so nothing a client
    * writes into the header is believed beyond the first proxy we trust.
-   * @param peerIp the TCP peer as uWS reports it
+   * @param peerIp the TCP peer
    * @param forwardedFor the X-Forwarded-For header, '' when absent
    */
   resolve(peerIp: string, forwardedFor: string): string {
-    let client = normalizeIp(peerIp);
+    let client = canonicalIp(peerIp);
     if (this.#trusted === null || forwardedFor === '' || !this.#isTrusted(client)) return client;
     const hops = forwardedFor.split(',');
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = normalizeIp((hops[i] ?? '').trim());
+      const hop = canonicalIp((hops[i] ?? '').trim());
       if (isIP(hop) === 0) return client;
       client = hop;
       if (!this.#isTrusted(hop)) return hop;
@@ -45,13 +46,6 @@ export class ClientIpResolver {
     const family = isIP(ip);
     return family !== 0 && (this.#trusted?.check(ip, family === 6 ? 'ipv6' : 'ipv4') ?? false);
   }
-}
-
-/** "::ffff:1.2.3.4" → "1.2.3.4"; IPv6 lower-cased; anything else unchanged. */
-export function normalizeIp(ip: string): string {
-  const lower = ip.toLowerCase();
-  if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) return lower.slice(7);
-  return lower;
 }
 
 /**

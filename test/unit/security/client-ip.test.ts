@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClientIpResolver, ipKey, normalizeIp } from '../../../src/security/client-ip.js';
+import { ClientIpResolver, ipKey } from '../../../src/security/client-ip.js';
 
 describe('ClientIpResolver', () => {
   const resolver = new ClientIpResolver(['10.0.0.0/8', '192.168.1.1', 'fd00::/8']);
@@ -26,7 +26,8 @@ describe('ClientIpResolver', () => {
 
   it('treats an IPv4-mapped peer as IPv4', () => {
     expect(resolver.resolve('::ffff:10.1.1.1', '198.51.100.7')).toBe('198.51.100.7');
-    expect(normalizeIp('::FFFF:127.0.0.1')).toBe('127.0.0.1');
+    expect(resolver.resolve('::FFFF:127.0.0.1', '')).toBe('127.0.0.1');
+    expect(resolver.resolve('0000:0000:0000:0000:0000:ffff:0a01:0101', '198.51.100.7')).toBe('198.51.100.7');
   });
 
   it('without trusted proxies never reads the header', () => {
