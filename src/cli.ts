@@ -114,7 +114,7 @@ function handleSignals(config: Config, logger: Logger): { started(relay: Relay):
     setTimeout(() => {
       logger.warn({ timeout_s: config.shutdown.timeout_s }, 'shutdown timed out, closing remaining sockets');
       running.hub.closeConnections();
-      process.exit(ExitCode.ok);
+      process.exit(ExitCode.shutdownTimeout);
     }, config.shutdown.timeout_s * 1000).unref();
     void running.close().then(() => {
       logger.info('shutdown complete');

@@ -7,6 +7,8 @@ export const ExitCode = {
   config: 2,
   nativeBinding: 3,
   listen: 4,
+  /** A graceful shutdown did not finish within shutdown.timeout_s; the watchdog dropped what was left. */
+  shutdownTimeout: 5,
 } as const;
 
 /** Base class: `code` is stable (RELAY_ERR_*), `exitCode` is what the CLI exits with. */

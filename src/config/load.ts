@@ -27,12 +27,13 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions): Config {
   const sources = new Map<string, string>();
   const tree: Tree = options.file === null ? {} : readYamlFile(options.file);
+  if (options.file !== null) rejectPrototypeKeys(tree, [], options.file);
   for (const [path, value, source] of envOverrides(options.env ?? {})) {
-    setPath(tree, path, value);
+    setPath(tree, path, value, source);
     sources.set(path.join('.'), source);
   }
   for (const [path, value, source] of cliOverrides(options.set ?? [])) {
-    setPath(tree, path, value);
+    setPath(tree, path, value, source);
     sources.set(path.join('.'), source);
   }
   const parsed = configSchema.safeParse(tree);
@@ -120,7 +121,28 @@ function decodeValue(raw: string, path: readonly string[], source: string): unkn
   }
 }
 
-function setPath(tree: Tree, path: readonly string[], value: unknown): void {
+/** Keys that would reach Object.prototype (or a constructor) instead of a config section. */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'prototype', 'constructor']);
+
+/**
+ * Every source (file, env, flags) goes through this before anything is merged: a `__proto__` key would otherwise
+ * walk into Object.prototype when overrides are merged, or reach code that copies config objects.
+ * @throws ConfigError naming the key and its source
+ */
+function rejectPrototypeKeys(value: unknown, path: readonly string[], source: string): void {
+  if (typeof value !== 'object' || value === null) return;
+  for (const key of Object.keys(value)) {
+    const at = [...path, key];
+    if (FORBIDDEN_KEYS.has(key)) throw new ConfigError([`${at.join('.')}: "${key}" is not a configuration key (from ${source})`]);
+    rejectPrototypeKeys((value as Tree)[key], at, source);
+  }
+}
+
+/** @throws ConfigError when a path segment or a key inside `value` is a prototype key */
+function setPath(tree: Tree, path: readonly string[], value: unknown, source: string): void {
+  const bad = path.find((key) => FORBIDDEN_KEYS.has(key));
+  if (bad !== undefined) throw new ConfigError([`${path.join('.')}: "${bad}" is not a configuration key (from ${source})`]);
+  rejectPrototypeKeys(value, path, source);
   let node = tree;
   for (const key of path.slice(0, -1)) {
     const next = node[key];

@@ -49,11 +49,20 @@ const relay = z.strictObject({
     .describe('bytes a slow client may have queued before it is disconnected as a slow consumer'),
 });
 
+/** Paths the metrics server answers itself; metrics.path may not shadow them. */
+export const PROBE_PATHS: readonly string[] = ['/healthz', '/readyz'];
+
 const metrics = z.strictObject({
   enabled: z.boolean().default(true).describe('serve Prometheus metrics, /healthz and /readyz'),
   host: host.default('0.0.0.0').describe('address the metrics server binds'),
   port: port.default(9090).describe('metrics port; 0 takes any free port'),
-  path: z.string().startsWith('/').default('/metrics').describe('path of the Prometheus exposition'),
+  path: z
+    .string()
+    .startsWith('/')
+    .refine((p) => !PROBE_PATHS.includes(p), { message: `must not be ${PROBE_PATHS.join(' or ')} (the probes are served there)` })
+    .refine((p) => !p.includes('?'), { message: 'must be a path without a query (?)' })
+    .default('/metrics')
+    .describe('path of the Prometheus exposition; not /healthz or /readyz'),
 });
 
 const shutdown = z
@@ -81,16 +90,31 @@ const log = z.strictObject({
 });
 
 /** The whole configuration file. Unknown keys are errors; every key has a default. */
-export const configSchema = z.strictObject({
-  server: server.prefault({}),
-  relay: relay.prefault({}),
-  metrics: metrics.prefault({}),
-  shutdown: shutdown.prefault({}),
-  log: log.prefault({}),
-  security: securitySchema.prefault({}),
-  limits: limitsSchema.prefault({}),
-  cluster: clusterSchema.prefault({}),
-});
+export const configSchema = z
+  .strictObject({
+    server: server.prefault({}),
+    relay: relay.prefault({}),
+    metrics: metrics.prefault({}),
+    shutdown: shutdown.prefault({}),
+    log: log.prefault({}),
+    security: securitySchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    cluster: clusterSchema.prefault({}),
+  })
+  // Shutdown steps run in sequence under one watchdog: a step's own bound must leave room for the drain delay,
+  // or every shutdown that waits out that bound is cut short by the watchdog.
+  .superRefine((c, ctx) => {
+    if (c.cluster.backplane === 'none') return;
+    const { timeout_s, drain_delay_s } = c.shutdown;
+    const step = c.cluster.redis.connect_timeout_s;
+    if (drain_delay_s + step >= timeout_s) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cluster', 'redis', 'connect_timeout_s'],
+        message: `bounds the backplane's close at shutdown: shutdown.drain_delay_s (${drain_delay_s}) + connect_timeout_s (${step}) must be less than shutdown.timeout_s (${timeout_s})`,
+      });
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

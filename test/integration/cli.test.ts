@@ -173,6 +173,17 @@ describe('graceful shutdown', () => {
     halfway.destroy();
   });
 
+  it('a shutdown cut short by the watchdog exits 5, not 0', async () => {
+    const run = runCli(['-c', configFile(`${LOOPBACK}shutdown: { timeout_s: 0.2 }\n`)]);
+    const { ws_port } = await listening(run);
+    const stuck = await rawUpgrade(ws_port);
+    stuck.pause(); // never answers the 1001 close frame: its connection outlives the 0.2 s budget
+    run.child.kill('SIGTERM');
+    expect(await within(run.exited, 10_000, 'the relay to exit')).toBe(5);
+    expect(run.stdout()).toContain('shutdown timed out');
+    stuck.destroy();
+  });
+
   it('new connections are refused once the listener has closed', async () => {
     const run = runCli(['-c', configFile(`${LOOPBACK}shutdown: { timeout_s: 5 }\n`)]);
     const { ws_port } = await listening(run);

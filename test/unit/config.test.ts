@@ -1,7 +1,9 @@
 // The schema is the single source of truth: defaults, bounds, layering and the docs that mirror it.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { envOverrides, loadConfig, parseYaml } from '../../src/config/load.js';
+import { envOverrides, loadConfig, parseYaml, type LoadOptions } from '../../src/config/load.js';
 import { configReference, configTable } from '../../src/config/reference.js';
 import { defaultConfig, parseConfig } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
@@ -45,6 +47,23 @@ describe('schema', () => {
 
   it('drain_delay_s must leave time inside timeout_s', () => {
     expect(() => parseConfig({ shutdown: { timeout_s: 5, drain_delay_s: 5 } })).toThrow(/drain_delay_s/);
+  });
+
+  it('metrics.path may not shadow the probes', () => {
+    for (const bad of ['/healthz', '/readyz', '/metrics?x=1'])
+      expect(problems(() => loadConfig({ file: null, set: [`metrics.path=${bad}`] }))[0]).toMatch(/^metrics\.path: /);
+    expect(parseConfig({ metrics: { path: '/prom' } }).metrics.path).toBe('/prom');
+  });
+
+  it('a backplane whose close cannot fit inside shutdown.timeout_s is refused, naming the key', () => {
+    const cluster = { backplane: 'redis', redis: { connect_timeout_s: 5 } };
+    expect(problems(() => loadConfig({ file: null, set: [`cluster=${JSON.stringify(cluster)}`, 'shutdown.timeout_s=5'] }))[0]).toMatch(
+      /^cluster\.redis\.connect_timeout_s: .*shutdown\.timeout_s/,
+    );
+    expect(() => parseConfig({ cluster, shutdown: { timeout_s: 10, drain_delay_s: 5 } })).toThrow(/connect_timeout_s/);
+    expect(parseConfig({ cluster, shutdown: { timeout_s: 10, drain_delay_s: 4 } }).cluster.redis.connect_timeout_s).toBe(5);
+    // without a backplane the key bounds nothing
+    expect(parseConfig({ cluster: { redis: { connect_timeout_s: 60 } }, shutdown: { timeout_s: 5 } }).shutdown.timeout_s).toBe(5);
   });
 
   it('config/relay.yaml is exactly the defaults', () => {
@@ -102,6 +121,20 @@ describe('loading', () => {
     expect(problems(() => loadConfig({ file: null, env: { RELAY_SERVER__HOST: '' } }))).toEqual([
       'server.host: must not be empty (from RELAY_SERVER__HOST)',
     ]);
+  });
+
+  it('rejects prototype keys from every source, before they reach Object.prototype', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'relay-config-')), 'proto.yaml');
+    writeFileSync(file, 'server:\n  __proto__: { polluted: 1 }\n');
+    const cases: [LoadOptions, RegExp][] = [
+      [{ file: null, set: ['__proto__.polluted=1'] }, /^__proto__\.polluted: "__proto__" is not a configuration key \(from --set __proto__\.polluted\)/],
+      [{ file: null, set: ['server.constructor.prototype.polluted=1'] }, /"constructor" is not a configuration key/],
+      [{ file: null, set: ['server={__proto__: {polluted: 1}}'] }, /^server\.__proto__: .*from --set server/],
+      [{ file: null, env: { RELAY___PROTO____POLLUTED: '1', RELAY_PROTOTYPE__X: '1' } }, /"prototype" is not a configuration key \(from RELAY_PROTOTYPE__X\)/],
+      [{ file }, /^server\.__proto__: .*proto\.yaml/],
+    ];
+    for (const [options, message] of cases) expect(problems(() => loadConfig(options))[0]).toMatch(message);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
   it('treats an empty or comment-only file as all defaults, and rejects a non-mapping', () => {
