@@ -33,7 +33,14 @@ export function loadTokens(security: SecurityConfig): string[] {
 /** The verification key and accepted algorithms for auth: jwt. @throws ConfigError naming the security.jwt key at fault */
 export function loadJwtKey(jwt: JwtConfig): JwtKey {
   const pick = (fallback: readonly string[]): readonly string[] => (jwt.algorithms.length > 0 ? jwt.algorithms : fallback);
-  if (jwt.secret !== null) return { key: new TextEncoder().encode(jwt.secret), algorithms: pick(['HS256']) };
+  const ALGORITHMS = 'security.jwt.algorithms';
+  if (jwt.secret !== null) {
+    const unusable = jwt.algorithms.filter((a) => !a.startsWith('HS'));
+    if (unusable.length > 0) {
+      throw new ConfigError([`${ALGORITHMS}: ${unusable.join(', ')} cannot be verified with security.jwt.secret (an HMAC secret takes HS256, HS384, HS512)`]);
+    }
+    return { key: new TextEncoder().encode(jwt.secret), algorithms: pick(['HS256']) };
+  }
   if (jwt.public_key_file !== null) {
     const name = 'security.jwt.public_key_file';
     const file = jwt.public_key_file;
@@ -48,6 +55,13 @@ export function loadJwtKey(jwt: JwtConfig): JwtKey {
     if (algorithm === null && jwt.algorithms.length === 0) {
       throw new ConfigError([`${name}: ${file}: no usual JWT algorithm for a ${key.asymmetricKeyType ?? 'unknown'} key; set security.jwt.algorithms`]);
     }
+    const usable = algorithmsFor(key);
+    const unusable = jwt.algorithms.filter((a) => !usable.includes(a));
+    if (unusable.length > 0) {
+      throw new ConfigError([
+        `${ALGORITHMS}: ${unusable.join(', ')} cannot be verified with the ${describeKey(key)} key of ${name} (it takes ${usable.join(', ') || 'none'})`,
+      ]);
+    }
     return { key, algorithms: pick(algorithm === null ? [] : [algorithm]) };
   }
   if (jwt.jwks_file !== null) {
@@ -61,14 +75,27 @@ export function loadJwtKey(jwt: JwtConfig): JwtKey {
       throw new ConfigError([`${name}: ${file} is not JSON`], { cause: err });
     }
     if (!Array.isArray(jwks?.keys) || jwks.keys.length === 0) throw new ConfigError([`${name}: ${file} has no "keys" array of JWKs`]);
+    const usable = new Set<string>();
     jwks.keys.forEach((jwk, i) => {
+      let key: KeyObject;
       try {
-        createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+        key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
       } catch (err) {
         throw new ConfigError([`${name}: ${file}: keys[${i}] is not a usable public key`], { cause: err });
       }
+      for (const a of algorithmsFor(key)) usable.add(a);
     });
-    return { key: createLocalJWKSet(jwks), algorithms: pick(['RS256', 'ES256']) };
+    const algorithms = pick(['RS256', 'ES256']);
+    // Explicit algorithms must each be verifiable by some key; the default pair needs one of them to be.
+    const unusable = algorithms.filter((a) => !usable.has(a));
+    if (jwt.algorithms.length > 0 ? unusable.length > 0 : unusable.length === algorithms.length) {
+      throw new ConfigError([
+        `${jwt.algorithms.length > 0 ? ALGORITHMS : name}: no key of ${file} verifies ${unusable.join(', ')}${
+          jwt.algorithms.length > 0 ? '' : ' (the default algorithms)'
+        }; its keys take ${[...usable].join(', ') || 'none'}: set security.jwt.algorithms to match`,
+      ]);
+    }
+    return { key: createLocalJWKSet(jwks), algorithms };
   }
   throw new ConfigError(['security.jwt: auth is jwt: set one of secret, public_key_file, jwks_file']);
 }
@@ -94,6 +121,30 @@ function readConfigFile(file: string, name: string): string {
   } catch (err) {
     throw new ConfigError([`${name}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`], { cause: err });
   }
+}
+
+/** Every JWT algorithm a public key can verify. */
+function algorithmsFor(key: KeyObject): string[] {
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+    case 'rsa-pss':
+      return ['PS256', 'PS384', 'PS512'];
+    case 'ed25519':
+    case 'ed448':
+      return ['EdDSA'];
+    case 'ec': {
+      const alg = usualAlgorithm(key);
+      return alg === null ? [] : [alg];
+    }
+    default:
+      return [];
+  }
+}
+
+function describeKey(key: KeyObject): string {
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  return `${key.asymmetricKeyType ?? 'unknown'}${curve === undefined ? '' : ` ${curve}`}`;
 }
 
 function usualAlgorithm(key: KeyObject): string | null {

@@ -49,6 +49,27 @@ describe('loadJwtKey', () => {
     expect(loadJwtKey(security({ jwt: { secret: 'x'.repeat(32) } }).jwt).algorithms).toEqual(['HS256']);
   });
 
+  it('refuses at load algorithms the key cannot verify (every client would get 401), naming the key', () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    const ed = generateKeyPairSync('ed25519').publicKey;
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    const pem = (k: typeof ec): string => k.export({ type: 'spki', format: 'pem' }).toString();
+    const jwks = (...keys: (typeof ec)[]): string => JSON.stringify({ keys: keys.map((k) => k.export({ format: 'jwk' })) });
+    const problem = (jwt: object): string => securityFileProblems(security({ auth: 'jwt', jwt }))[0] ?? '';
+
+    expect(problem({ secret: 'x'.repeat(32), algorithms: ['RS256'] })).toMatch(/^security\.jwt\.algorithms: RS256 cannot be verified with security\.jwt\.secret/);
+    expect(problem({ public_key_file: file('ec256.pem', pem(ec)), algorithms: ['RS256'] })).toMatch(
+      /^security\.jwt\.algorithms: RS256 cannot be verified with the ec prime256v1 key .* \(it takes ES256\)/,
+    );
+    expect(problem({ jwks_file: file('ed.jwks', jwks(ed)) })).toMatch(/^security\.jwt\.jwks_file: no key of .* verifies RS256, ES256 \(the default algorithms\); its keys take EdDSA/);
+    expect(problem({ jwks_file: file('mixed.jwks', jwks(rsa, ec)), algorithms: ['EdDSA'] })).toMatch(/^security\.jwt\.algorithms: no key of .* verifies EdDSA/);
+    // what does match is accepted
+    expect(problem({ jwks_file: file('ed2.jwks', jwks(ed)), algorithms: ['EdDSA'] })).toBe('');
+    expect(problem({ jwks_file: file('rsa.jwks', jwks(rsa)) })).toBe('');
+    expect(problem({ public_key_file: file('rsa3.pem', pem(rsa)), algorithms: ['RS512', 'PS256'] })).toBe('');
+    expect(problem({ secret: 'x'.repeat(32), algorithms: ['HS512'] })).toBe('');
+  });
+
   it('reports unusable files naming the key, and nothing for auth: none', () => {
     expect(securityFileProblems(security({ auth: 'jwt', jwt: { public_key_file: file('x.pem', 'nope') } }))).toEqual([
       `security.jwt.public_key_file: ${join(dir, 'x.pem')} is not a PEM public key`,
