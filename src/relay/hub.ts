@@ -5,7 +5,7 @@ import type { Admission, Backplane, EndSocket, MessageLimiter, SocketRef, Upgrad
 import type { Logger } from '../logger.js';
 import type { RelayConfig } from '../config/schema.js';
 import { formatAddress } from './address.js';
-import { CloseCode, classifyClose, PLUGIN_CLOSES, topicFor, type DisconnectReason, type PluginCloseReason, type RejectReason } from './protocol.js';
+import { CloseCode, classifyClose, PLUGIN_CLOSES, topicFor, WS_PORT_HEALTH_PATH, type DisconnectReason, type PluginCloseReason, type RejectReason } from './protocol.js';
 import { closeApp, listen, type HttpRequest, type HttpResponse, type Listener, type TemplatedApp, type UwsModule, type WebSocket, type us_socket_context_t } from './uws.js';
 
 /** Per-connection state; uWS stores it on the socket object itself. A plug-in's slot is read only by that plug-in. */
@@ -233,11 +233,24 @@ export class Hub {
     return true;
   }
 
-  /** Every request uWS did not route to `upgrade` (no key, a key of the wrong length, plain HTTP) gets an answer. */
+  /**
+   * Every request uWS did not route to `upgrade` (no key, a key of the wrong length, plain HTTP) gets an answer.
+   * A plain GET/HEAD of /healthz is a load balancer's health check: answered (503 once draining), never counted.
+   * Other plain HTTP counts as not_websocket; bad_handshake is kept for requests that tried to upgrade.
+   */
   #notUpgrade(res: HttpResponse, req: HttpRequest): void {
     const wantsWebSocket = req.getHeader('upgrade').toLowerCase() === 'websocket';
     if (wantsWebSocket && this.#refusedHandshake(res, req.getHeader('sec-websocket-version'), req.getHeader('sec-websocket-key'))) return;
-    this.#opts.observer.upgradeRejected('bad_handshake');
+    if (!wantsWebSocket && req.getUrl() === WS_PORT_HEALTH_PATH) {
+      const method = req.getMethod().toLowerCase();
+      if (method === 'get' || method === 'head') {
+        res.writeStatus(this.#closing ? '503 Service Unavailable' : '200 OK');
+        res.writeHeader('Content-Type', 'text/plain');
+        res.end(method === 'head' ? '' : this.#closing ? 'draining\n' : 'ok\n', true);
+        return;
+      }
+    }
+    this.#opts.observer.upgradeRejected(wantsWebSocket ? 'bad_handshake' : 'not_websocket');
     res.writeStatus('426 Upgrade Required');
     res.writeHeader('Upgrade', 'websocket');
     res.writeHeader('Sec-WebSocket-Version', '13');

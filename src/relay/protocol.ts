@@ -46,12 +46,16 @@ export const UPGRADE_REJECT_REASONS = [
   'upgrade_rate',
   'draining',
   'bad_handshake',
+  'not_websocket',
   'error',
 ] as const;
 export type RejectReason = (typeof UPGRADE_REJECT_REASONS)[number];
 
 /** The rejection reasons an admission plug-in may give; the others are the hub's own. */
-export type AdmissionRejectReason = Exclude<RejectReason, 'draining' | 'bad_handshake' | 'error'>;
+export type AdmissionRejectReason = Exclude<RejectReason, 'draining' | 'bad_handshake' | 'not_websocket' | 'error'>;
+
+/** The path a plain HTTP health check may ask on the WebSocket port (load balancers probe the port they route to). */
+export const WS_PORT_HEALTH_PATH = '/healthz';
 
 /** The single topic every socket shares when rooms are off. */
 export const RELAY_TOPIC = 'relay';

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { TestClient } from '../../helpers/client.js';
 import { expectActiveConnections, expectServesFreshClient, rejected } from '../../helpers/health.js';
+import { metricValue, scrape } from '../../helpers/metrics.js';
 import { RawSocket, upgradeRequest } from '../../helpers/raw.js';
 import { startRelay } from '../../helpers/relay.js';
 
@@ -38,12 +39,39 @@ describe('handshake validation on the default relay', () => {
     expect((await raw.handshake(upgradeRequest({ 'Sec-WebSocket-Version': null }))).status).toBe(426);
   });
 
-  it('answers a plain HTTP request with 426 instead of dropping it', async () => {
+  it('answers a plain HTTP request with 426 instead of dropping it, counted as not_websocket', async () => {
     const relay = await startRelay();
-    const res = await fetch(`http://127.0.0.1:${relay.wsPort}/`);
+    const res = await fetch(`http://127.0.0.1:${relay.wsPort}/chat`);
     expect(res.status).toBe(426);
     expect(res.headers.get('upgrade')).toBe('websocket');
-    expect(await rejected(relay, 'bad_handshake')).toBe(1);
+    expect(await rejected(relay, 'not_websocket')).toBe(1);
+    expect(await rejected(relay, 'bad_handshake')).toBe(0);
+  });
+
+  it('answers a load balancer health check (GET or HEAD /healthz) on the WebSocket port, counting nothing', async () => {
+    const relay = await startRelay();
+    const url = `http://127.0.0.1:${relay.wsPort}/healthz`;
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('ok\n');
+    }
+    expect((await fetch(url, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(url, { method: 'POST' })).status).toBe(426);
+    const text = await scrape(relay.metricsUrl);
+    for (const reason of ['bad_handshake', 'not_websocket']) {
+      expect(metricValue(text, 'relay_upgrades_rejected_total', { reason }), reason).toBe(reason === 'not_websocket' ? 1 : 0);
+    }
+    await expectServesFreshClient(relay);
+  });
+
+  it('the WebSocket-port health check turns 503 once the relay stops accepting', async () => {
+    const relay = await startRelay();
+    // a connection opened before the listener closes still gets answers
+    const raw = await RawSocket.open(relay.wsPort);
+    relay.hub.stopAccepting();
+    const head = await raw.handshake('GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n');
+    expect(head.status).toBe(503);
   });
 
   it('still upgrades a correct handshake, answering the first offered protocol', async () => {
