@@ -3,6 +3,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from './config/schema.js';
 import type { ExtensionFactory } from './contracts.js';
+import { mountDemoPage } from './demo/page.js';
 import { ConfigError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
@@ -51,7 +52,10 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
   readiness.block('relay', 'starting');
 
   let hub: Hub | undefined;
-  const metrics = createMetrics(() => hub?.connections ?? 0);
+  const metrics = createMetrics(
+    () => hub?.connections ?? 0,
+    () => config.limits.max_connections,
+  );
   const app = createApp(uws, config);
 
   try {
@@ -72,6 +76,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       ...extensions,
     });
     hub = started;
+    if (config.server.demo_page) mountDemoPage(app);
     lifecycle.add('websocket clients', () => {
       started.stopAccepting();
       started.endAll('shutdown', CloseCode.goingAway, 'server shutting down');

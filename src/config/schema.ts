@@ -22,6 +22,10 @@ const server = z.strictObject({
   host: host.default('0.0.0.0').describe('address the WebSocket listener binds'),
   port: port.default(8443).describe('WebSocket port; 0 takes any free port'),
   tls: tls.prefault({}),
+  demo_page: z
+    .boolean()
+    .default(false)
+    .describe('serve a small browser page at GET / on the WebSocket port that connects back, shows what arrives and sends what is typed'),
 });
 
 const relay = z.strictObject({

@@ -4,6 +4,9 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { DISCONNECT_REASONS, UPGRADE_REJECT_REASONS, type DisconnectReason, type RejectReason } from '../relay/protocol.js';
 import type { HubCounters, HubObserver } from '../relay/hub.js';
 
+/** Default gauges prom-client names like counters; removed from the registry. */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
 export interface RelayMetrics extends HubObserver {
   readonly registry: Registry;
   /** Bumped by the hub per message; exported as relay_messages_total and relay_received_bytes_total. */
@@ -13,11 +16,15 @@ export interface RelayMetrics extends HubObserver {
 /**
  * Creates the registry with the relay's series and Node's default process metrics.
  * @param activeConnections read at scrape time, so relay_connections_active is always the real socket count
+ * @param connectionLimit read at scrape time: the most connections admission allows (0: no limit)
  */
-export function createMetrics(activeConnections: () => number): RelayMetrics {
+export function createMetrics(activeConnections: () => number, connectionLimit: () => number = () => 0): RelayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const counters: HubCounters = { messages: 0, receivedBytes: 0 };
+  // prom-client exports these three gauges with a `_total` suffix, which Prometheus reserves for counters
+  // (`promtool check metrics` fails them); nodejs_active_handles/requests/resources carry the same counts by type.
+  for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  const counters: HubCounters = { messages: 0, receivedBytes: 0, deliveries: 0 };
 
   const connections = new Counter({
     name: 'relay_connections_total',
@@ -44,8 +51,22 @@ export function createMetrics(activeConnections: () => number): RelayMetrics {
       this.set(activeConnections());
     },
   });
+  new Gauge({
+    name: 'relay_connections_max',
+    help: 'Most WebSocket connections the relay accepts (limits.max_connections); 0 when unlimited',
+    registers: [registry],
+    collect() {
+      this.set(connectionLimit());
+    },
+  });
   monotonic(registry, 'relay_messages_total', 'Messages received from clients and relayed', () => counters.messages);
   monotonic(registry, 'relay_received_bytes_total', 'Payload bytes received from clients and relayed', () => counters.receivedBytes);
+  monotonic(
+    registry,
+    'relay_deliveries_total',
+    'Messages handed to subscribers: per relayed message, the subscribers of its topic at that moment (the sender excluded without echo)',
+    () => counters.deliveries,
+  );
 
   const byReason = Object.fromEntries(DISCONNECT_REASONS.map((r) => [r, disconnections.labels(r)])) as Record<
     DisconnectReason,

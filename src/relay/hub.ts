@@ -5,6 +5,7 @@ import type { Admission, Backplane, EndSocket, MessageLimiter, SocketRef, Upgrad
 import type { Logger } from '../logger.js';
 import type { RelayConfig } from '../config/schema.js';
 import { formatAddress } from './address.js';
+import { Audience } from './audience.js';
 import { CloseCode, classifyClose, PLUGIN_CLOSES, topicFor, WS_PORT_HEALTH_PATH, type DisconnectReason, type PluginCloseReason, type RejectReason } from './protocol.js';
 import { closeApp, listen, type HttpRequest, type HttpResponse, type Listener, type TemplatedApp, type UwsModule, type WebSocket, type us_socket_context_t } from './uws.js';
 
@@ -28,6 +29,8 @@ export interface SocketData<A = unknown, L = unknown> {
 export interface HubCounters {
   messages: number;
   receivedBytes: number;
+  /** Subscribers each relayed message was handed to (the sender excluded without echo), local and from the backplane. */
+  deliveries: number;
 }
 
 /** Events the hub reports to metrics; none of them is per message. */
@@ -55,6 +58,7 @@ const PAYLOAD_SLACK_BYTES = 64 * 1024;
 export class Hub {
   readonly #opts: HubOptions;
   readonly #sockets = new Set<WebSocket<SocketData>>();
+  readonly #audience = new Audience();
   #listener: Listener | null = null;
   #closing = false;
 
@@ -66,6 +70,8 @@ export class Hub {
     const limiter = opts.limiter;
     const backplane = opts.backplane;
     const echo = relay.echo;
+    const audience = this.#audience;
+    const notSender = echo ? 0 : 1;
 
     app.ws<SocketData>('/*', {
       maxPayloadLength: maxPayload + PAYLOAD_SLACK_BYTES,
@@ -105,6 +111,7 @@ export class Hub {
           counters.messages++;
           counters.receivedBytes += bytes;
           const topic = data.topic;
+          counters.deliveries += audience.size(topic) - notSender;
           if (echo) app.publish(topic, message, isBinary);
           else ws.publish(topic, message, isBinary);
           backplane?.publish(topic, message, isBinary);
@@ -112,7 +119,8 @@ export class Hub {
           this.#failed(ws, err, 'message');
         }
       },
-      subscription: (ws, _topic, newCount, oldCount) => {
+      subscription: (ws, topic, newCount, oldCount) => {
+        audience.update(Buffer.from(topic).toString(), newCount);
         // uWS unsubscribes just before `close`; the socket may already be invalid (inside ws.end()), and a
         // throw here would silently abort the caller of end(), so nothing may escape.
         if (newCount >= oldCount) return;
@@ -153,7 +161,10 @@ export class Hub {
       if (this.#sockets.has(ws)) this.#endFor(ws, reason);
     };
     opts.admission?.attach?.(end);
-    backplane?.attach((topic, message, isBinary) => app.publish(topic, message, isBinary));
+    backplane?.attach((topic, message, isBinary) => {
+      counters.deliveries += audience.size(topic);
+      app.publish(topic, message, isBinary);
+    });
   }
 
   /** Number of open sockets right now. */

@@ -69,7 +69,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function findOnPath(name: string): string | null {
+/** Absolute path of executable `name` on PATH, or null. */
+export function findOnPath(name: string): string | null {
   for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
     if (dir === '') continue;
     const candidate = join(dir, name);

@@ -24,7 +24,7 @@ function problems(fn: () => unknown): string[] {
 describe('schema', () => {
   it('parse({}) fills every default', () => {
     const config = parseConfig({});
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8443, tls: { cert_file: null, key_file: null, passphrase: null } });
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8443, tls: { cert_file: null, key_file: null, passphrase: null }, demo_page: false });
     expect(config.relay).toEqual({ echo: true, rooms: false, max_payload_bytes: 65536, idle_timeout_s: 120, max_backpressure_bytes: 1048576 });
     expect(config.metrics).toEqual({ enabled: true, host: '0.0.0.0', port: 9090, path: '/metrics' });
     expect(config.shutdown).toEqual({ timeout_s: 10, drain_delay_s: 0 });
@@ -66,8 +66,10 @@ describe('schema', () => {
     expect(parseConfig({ cluster: { redis: { connect_timeout_s: 60 } }, shutdown: { timeout_s: 5 } }).shutdown.timeout_s).toBe(5);
   });
 
-  it('config/relay.yaml is exactly the defaults', () => {
-    expect(parseConfig(parseYaml(shippedYaml, 'relay.yaml'))).toEqual(defaultConfig());
+  it('config/relay.yaml is exactly the defaults, except the demo page it turns on for npm start', () => {
+    const defaults = defaultConfig();
+    expect(defaults.server.demo_page).toBe(false);
+    expect(parseConfig(parseYaml(shippedYaml, 'relay.yaml'))).toEqual({ ...defaults, server: { ...defaults.server, demo_page: true } });
   });
 });
 

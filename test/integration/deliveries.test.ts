@@ -1,0 +1,36 @@
+// relay_deliveries_total: per relayed message, the subscribers of its topic (the sender excluded without echo).
+import { describe, expect, it } from 'vitest';
+import { connectMany } from '../helpers/client.js';
+import { metricValue, scrape } from '../helpers/metrics.js';
+import { startRelay, type TestRelay } from '../helpers/relay.js';
+import { until } from '../helpers/wait.js';
+
+const deliveries = async (relay: TestRelay): Promise<number | undefined> =>
+  metricValue(await scrape(relay.metricsUrl), 'relay_deliveries_total');
+
+describe('relay_deliveries_total', () => {
+  it('counts every subscriber reached, the sender included with echo', async () => {
+    const relay = await startRelay();
+    expect(await deliveries(relay)).toBe(0);
+    const [a, b, c] = await connectMany(relay.url, 3);
+    a!.send('one');
+    b!.send(Buffer.from([1, 2]), true);
+    await c!.received(2);
+    expect(await deliveries(relay)).toBe(6);
+    await c!.close();
+    await until(async () => metricValue(await scrape(relay.metricsUrl), 'relay_connections_active') === 2, 5000, 'two left');
+    a!.send('two');
+    await b!.received(3);
+    expect(await deliveries(relay)).toBe(8);
+  });
+
+  it('leaves the sender out without echo, and counts per room', async () => {
+    const relay = await startRelay({ relay: { echo: false, rooms: true } });
+    const [a1, a2, a3] = await connectMany(`${relay.url}/a`, 3);
+    const [b1, b2] = await connectMany(`${relay.url}/b`, 2);
+    a1!.send('to a');
+    b1!.send('to b');
+    await Promise.all([a2!.received(1), a3!.received(1), b2!.received(1)]);
+    expect(await deliveries(relay)).toBe(2 + 1);
+  });
+});
