@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { connectMany } from '../helpers/client.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
+import { REDIS_SERVER, startRedis } from '../helpers/redis.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
+import { describeNeeding } from '../helpers/required.js';
 import { until } from '../helpers/wait.js';
 
 const deliveries = async (relay: TestRelay): Promise<number | undefined> =>
@@ -32,5 +34,21 @@ describe('relay_deliveries_total', () => {
     b1!.send('to b');
     await Promise.all([a2!.received(1), a3!.received(1), b2!.received(1)]);
     expect(await deliveries(relay)).toBe(2 + 1);
+  });
+});
+
+const NO_REDIS = REDIS_SERVER === null ? 'redis-server not on PATH (apt-get install redis-server; .ci/run installs it)' : null;
+describeNeeding(NO_REDIS, 'relay_deliveries_total across instances', () => {
+  it('counts messages from the backplane once per local subscriber', async () => {
+    const redis = await startRedis();
+    const cluster = { backplane: 'redis', redis: { url: redis.url } } as const;
+    const [one, two] = await Promise.all([startRelay({ cluster }), startRelay({ cluster })]);
+    await until(() => one.readiness.ready && two.readiness.ready, 10_000, 'both backplanes to connect');
+    const [sender] = await connectMany(one.url, 1);
+    const [r1, r2, r3] = await connectMany(two.url, 3);
+    sender!.send('across');
+    await Promise.all([sender!.received(1), r1!.received(1), r2!.received(1), r3!.received(1)]);
+    expect(await deliveries(one)).toBe(1);
+    await until(async () => (await deliveries(two)) === 3, 5000, 'three deliveries on the second instance');
   });
 });
