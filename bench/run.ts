@@ -70,7 +70,17 @@ async function main(): Promise<number> {
     if (why === null) peers.push(peer);
     else notes.push(`${peer.name} not run: ${why}`);
   }
-  const peersFor = (s: Scenario): Peer[] => namesFor(s).flatMap((name) => peers.filter((p) => p.name === name));
+  const roomless = new Set<string>();
+  const peersFor = (s: Scenario): Peer[] =>
+    namesFor(s)
+      .flatMap((name) => peers.filter((p) => p.name === name))
+      .filter((p) => {
+        if (s.rooms === undefined || p.rooms === true) return true;
+        roomless.add(p.name);
+        return false;
+      });
+  for (const s of scenarios) peersFor(s);
+  for (const name of roomless) notes.push(`${name} not run in rooms scenarios: it has one topic for everyone`);
   notes.forEach((n) => log(n));
   const cpus = await planCpus();
   notes.push(cpus.note);
@@ -99,7 +109,7 @@ async function main(): Promise<number> {
   writeFileSync(jsonPath, `${JSON.stringify(document, null, 2)}\n`);
   writeFileSync(htmlPath, renderHtml({ title: 'websocket-relay fan-out bench', startedAt, machine, notes, scenarios, trials, summaries, ratios: ratioList, targets }));
   const mdPath = path.join(argv.out, `${argv.quick ? 'quick-' : ''}${stamp}.md`);
-  writeFileSync(mdPath, renderMarkdown(machine, summaries, ratioList, targets, flags));
+  writeFileSync(mdPath, renderMarkdown(machine, summaries, ratioList, targets, flags, scenarios));
   console.log(`\nresults: ${path.relative(process.cwd(), jsonPath)}\nreport:  ${path.relative(process.cwd(), htmlPath)}\nmarkdown: ${path.relative(process.cwd(), mdPath)}`);
 
   if (!argv.quick) return trials.length ? 0 : EXIT_HARNESS;

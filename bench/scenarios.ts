@@ -26,6 +26,18 @@ export interface Scenario {
   readonly measureS: number;
   /** the peers this scenario compares when --peers is not given; absent: the default peers */
   readonly peers?: readonly string[];
+  /**
+   * Rooms: connection g joins room g % rooms (path `/room-<r>`) and publisher p speaks in room p % rooms; the
+   * servers run with rooms on (the relay's `relay.rooms: true`). Absent: one topic for everyone.
+   */
+  readonly rooms?: number;
+  /**
+   * Loopback source addresses (127.0.0.2, 127.0.0.3, ...) the connections bind to in turn, so one machine is
+   * not limited by the ephemeral ports (and the port search) of a single source address. Absent: 127.0.0.1.
+   */
+  readonly sources?: number;
+  /** seconds between RSS samples of the server during traffic (drift over a soak); absent: 1 */
+  readonly rssEveryS?: number;
 }
 
 const SUBSCRIBERS = [100, 1000, 5000] as const;
@@ -79,10 +91,62 @@ export const GRID: readonly Scenario[] = MODES.flatMap((mode) =>
   SUBSCRIBERS.flatMap((subs) => PUBLISHERS.flatMap((pubs) => PAYLOADS.map((bytes) => gridScenario(mode, subs, pubs, bytes)))),
 );
 
+/** Scenarios that compare the relay with bare uWS only (both can run rooms). */
+const PARITY_PEERS = ['relay', 'uws-raw'] as const;
+
 /** Tiny runs that check the harness (delivery, loss accounting, text and binary), never timing. */
 export const QUICK: readonly Scenario[] = [
   { ...gridScenario('fixed', 20, 2, 64), name: 'quick-fixed-text', text: true, rateMsgsPerS: 200, warmupS: 0.2, measureS: 0.5 },
   { ...gridScenario('max', 20, 2, 1024), name: 'quick-max-binary', warmupS: 0.2, measureS: 0.5 },
+  // rooms and source addresses: a message must reach its own room only, from connections on 127.0.0.2 and .3
+  { ...gridScenario('fixed', 22, 8, 64), name: 'quick-rooms', rooms: 4, sources: 2, rateMsgsPerS: 160, warmupS: 0.2, measureS: 0.5, peers: PARITY_PEERS },
+];
+
+/**
+ * The scenarios users run, each compared with bare uWS (`uws-raw`) paired within rounds, max latency as well
+ * as p99. Not in the default suite: `--scenario users` runs all but the soak.
+ */
+
+/** Connections the scale scenarios open at most: the hard open-file limit here is 20,000 per process. */
+export const SCALE_MAX_CONNECTIONS = 19_900;
+
+function scaleScenario(name: string, subscribers: number): Scenario {
+  // one publisher, 2 msg/s: each message's max latency is the time until the last subscriber had it
+  return { ...gridScenario('fixed', subscribers, 1, 64), name, rateMsgsPerS: 2, warmupS: 0.5, measureS: 5, sources: 8, peers: PARITY_PEERS };
+}
+
+export const USERS: readonly Scenario[] = [
+  // 500 rooms of 10, one publisher each (relay.rooms: true): small fan-outs, where per-message work shows
+  {
+    ...gridScenario('fixed', 5000, 500, 64),
+    name: 'rooms-500x10-fixed',
+    rooms: 500,
+    rateMsgsPerS: 2000,
+    warmupS: 1,
+    measureS: 5,
+    sources: 2,
+    peers: PARITY_PEERS,
+  },
+  { ...gridScenario('max', 5000, 500, 64), name: 'rooms-500x10-max', rooms: 500, inflight: 1000, warmupS: 1, measureS: 3, sources: 2, peers: PARITY_PEERS },
+  // chat: 1,000 clients in one room, every one publishing (0.2 msg/s each, text): the tail is the allocation and GC story
+  {
+    ...gridScenario('fixed', 1000, 1000, 128),
+    name: 'chat-1k',
+    text: true,
+    rateMsgsPerS: 200,
+    warmupS: 1,
+    measureS: 10,
+    peers: PARITY_PEERS,
+  },
+  // connection scale: accept rate (connect time), RSS per connection, and the time until the last subscriber has a message
+  scaleScenario('scale-10k', 10_000),
+  scaleScenario('scale-18k', 18_000),
+  scaleScenario('scale-19.9k', SCALE_MAX_CONNECTIONS),
+];
+
+/** A fixed rate for minutes: RSS drift and loss. Run it on its own (`--scenario soak --repeat 1`). */
+export const SOAK: readonly Scenario[] = [
+  { ...gridScenario('fixed', 1000, 10, 1024), name: 'soak-1k-2m', rateMsgsPerS: 20, warmupS: 5, measureS: 120, rssEveryS: 5, peers: PARITY_PEERS },
 ];
 
 /** A grid scenario renamed `cluster-…`, comparing two relay instances over Redis with one relay process. */
@@ -111,17 +175,26 @@ export const CLUSTER: readonly Scenario[] = [
  */
 export const DEFAULT_SUITE: readonly string[] = ['max-1k-1p-64b', 'max-5k-1p-64b', 'fixed-1k-10p-1kib', 'fixed-100-1p-16kib'];
 
-export const ALL: readonly Scenario[] = [...GRID, ...CLUSTER, ...QUICK];
+export const ALL: readonly Scenario[] = [...GRID, ...CLUSTER, ...USERS, ...SOAK, ...QUICK];
 
-/** Resolves `default`, `all`, `quick`, `cluster` or a comma list of names; throws on an unknown name. */
+/** Named groups --scenario accepts besides single names. */
+const GROUPS: Readonly<Record<string, () => readonly Scenario[]>> = {
+  all: () => GRID,
+  quick: () => QUICK,
+  cluster: () => CLUSTER,
+  default: () => DEFAULT_SUITE.map(byName),
+  users: () => USERS,
+  rooms: () => USERS.filter((s) => s.rooms !== undefined),
+  scale: () => USERS.filter((s) => s.name.startsWith('scale-')),
+  soak: () => SOAK,
+};
+
+/** Resolves a group (`default`, `all`, `quick`, `cluster`, `users`, `rooms`, `scale`, `soak`) or a comma list of names; throws on an unknown name. */
 export function selectScenarios(spec: string): Scenario[] {
   const out: Scenario[] = [];
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (part === 'all') out.push(...GRID);
-    else if (part === 'quick') out.push(...QUICK);
-    else if (part === 'cluster') out.push(...CLUSTER);
-    else if (part === 'default') out.push(...DEFAULT_SUITE.map(byName));
-    else out.push(byName(part));
+    const group = Object.hasOwn(GROUPS, part) ? GROUPS[part] : undefined;
+    out.push(...(group ? group() : [byName(part)]));
   }
   return out;
 }

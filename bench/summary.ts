@@ -33,6 +33,14 @@ export interface PeerSummary {
   readonly maxUs: Spread | null;
   readonly serverCpuUsPerDelivery: Spread | null;
   readonly kibPerConnection: Spread | null;
+  /** server RSS with every connection open and idle, KiB */
+  readonly idleRssKiB: Spread | null;
+  /** connections opened per second by the load generator (handshakes completed ÷ time to open them all) */
+  readonly acceptPerS: Spread | null;
+  /** server RSS at the end of traffic minus after warm-up, KiB (a soak's drift) */
+  readonly rssDriftKiB: Spread | null;
+  /** highest server RSS sampled during traffic, KiB */
+  readonly rssPeakKiB: Spread | null;
   readonly serverCpuPct: Spread | null;
   readonly clientCpuPct: Spread | null;
   readonly otherCpuPct: Spread | null;
@@ -69,6 +77,21 @@ export interface Ratio {
    * measure of the relay's overhead.
    */
   readonly cpuPerDelivery: Spread | null;
+  /**
+   * The other way round, relay ÷ peer per round (above 1: the relay needed more), for reading the relay's
+   * overhead over bare uWS directly: the median of per-round ratios is not the inverse of the other median.
+   */
+  readonly relayOver: RelayOver;
+}
+
+export interface RelayOver {
+  readonly p99: Spread | null;
+  readonly max: Spread | null;
+  readonly cpuPerDelivery: Spread | null;
+  /** RSS with every connection open and idle */
+  readonly idleRss: Spread | null;
+  /** time to open every connection */
+  readonly connect: Spread | null;
 }
 
 /** Other processes using more than this share of one core during a trial mark it as run on a busy machine. */
@@ -121,6 +144,10 @@ export function summarize(trials: readonly Trial[]): PeerSummary[] {
       maxUs: over(mine, (t) => t.latencyUs.max),
       serverCpuUsPerDelivery: over(mine, (t) => t.serverCpuUsPerDelivery),
       kibPerConnection: over(mine, (t) => t.kibPerConnection),
+      idleRssKiB: over(mine, (t) => t.idleRssKiB),
+      acceptPerS: over(mine, (t) => (t.connectMs > 0 ? (1000 * t.connections) / t.connectMs : null)),
+      rssDriftKiB: over(mine, (t) => (t.trafficRssKiB ? t.trafficRssKiB.last - t.trafficRssKiB.first : null)),
+      rssPeakKiB: over(mine, (t) => t.trafficRssKiB?.peak ?? null),
       serverCpuPct: over(mine, (t) => t.serverCpuPct),
       clientCpuPct: over(mine, (t) => t.clientCpuPct),
       otherCpuPct: over(mine, (t) => t.otherCpuPct),
@@ -149,6 +176,10 @@ export function ratios(trials: readonly Trial[], reference = 'relay'): Ratio[] {
       const p99: number[] = [];
       const cpu: number[] = [];
       const remoteP99: number[] = [];
+      const over = { p99: [] as number[], max: [] as number[], cpu: [] as number[], rss: [] as number[], connect: [] as number[] };
+      const push = (into: number[], relay: number | null, peer: number | null): void => {
+        if (relay !== null && peer !== null && relay > 0 && peer > 0) into.push(relay / peer);
+      };
       for (const other of inScenario.filter((t) => t.peer === peer)) {
         const ref = inScenario.find((t) => t.peer === reference && t.round === other.round);
         if (!ref) continue;
@@ -156,8 +187,29 @@ export function ratios(trials: readonly Trial[], reference = 'relay'): Ratio[] {
         if (ref.latencyUs.p99 > 0) p99.push(other.latencyUs.p99 / ref.latencyUs.p99);
         if (ref.serverCpuUsPerDelivery && other.serverCpuUsPerDelivery) cpu.push(other.serverCpuUsPerDelivery / ref.serverCpuUsPerDelivery);
         if (ref.latencyUs.p99 > 0 && other.remoteLatencyUs) remoteP99.push(other.remoteLatencyUs.p99 / ref.latencyUs.p99);
+        push(over.p99, ref.latencyUs.p99, other.latencyUs.p99);
+        push(over.max, ref.latencyUs.max, other.latencyUs.max);
+        push(over.cpu, ref.serverCpuUsPerDelivery, other.serverCpuUsPerDelivery);
+        push(over.rss, ref.idleRssKiB, other.idleRssKiB);
+        push(over.connect, ref.connectMs, other.connectMs);
       }
-      if (throughput.length || p99.length) out.push({ scenario, peer, throughput: spread(throughput), p99: spread(p99), remoteP99: spread(remoteP99), cpuPerDelivery: spread(cpu) });
+      if (throughput.length || p99.length) {
+        out.push({
+          scenario,
+          peer,
+          throughput: spread(throughput),
+          p99: spread(p99),
+          remoteP99: spread(remoteP99),
+          cpuPerDelivery: spread(cpu),
+          relayOver: {
+            p99: spread(over.p99),
+            max: spread(over.max),
+            cpuPerDelivery: spread(over.cpu),
+            idleRss: spread(over.rss),
+            connect: spread(over.connect),
+          },
+        });
+      }
     }
   }
   return out;

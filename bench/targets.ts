@@ -1,7 +1,7 @@
 // The issue's targets, reported with what was measured; never asserted (timing on a shared machine
 // is data, not a test).
 import type { Scenario } from './scenarios.js';
-import type { PeerSummary, Ratio, Spread } from './summary.js';
+import type { PeerSummary, Ratio, RelayOver, Spread } from './summary.js';
 
 export interface Target {
   readonly name: string;
@@ -76,5 +76,27 @@ export function evaluateTargets(scenarios: readonly Scenario[], summaries: reado
     met: memory?.kibPerConnection ? memory.kibPerConnection.median < 2 : null,
     resolved: !straddles(memory?.kibPerConnection, 2),
   });
+  targets.push(...parityTargets(scenarios, ratio));
   return targets;
+}
+
+/** relay ÷ uws-raw limits from the parity scenarios; reported only when the scenario was in the run. */
+const PARITY_TARGETS: readonly { scenario: string; name: string; pick: (r: RelayOver) => Spread | null; limit: number; what: string }[] = [
+  { scenario: 'scale-18k', name: 'relay RSS with 18,000 idle connections', pick: (r) => r.idleRss, limit: 1.2, what: 'idle RSS' },
+  { scenario: 'chat-1k', name: 'relay max latency, 1,000 clients all publishing', pick: (r) => r.max, limit: 1.2, what: 'max latency' },
+  { scenario: 'chat-1k', name: 'relay p99, 1,000 clients all publishing', pick: (r) => r.p99, limit: 1.1, what: 'p99' },
+];
+
+function parityTargets(scenarios: readonly Scenario[], ratio: (scenario: string, peer: string) => Ratio | undefined): Target[] {
+  return PARITY_TARGETS.filter((t) => scenarios.some((s) => s.name === t.scenario)).map((t) => {
+    const found = ratio(t.scenario, 'uws-raw');
+    const value = found ? t.pick(found.relayOver) : null;
+    return {
+      name: `${t.name} (${t.scenario})`,
+      wanted: `<= ${t.limit}x uws-raw's ${t.what}, paired within rounds`,
+      measured: value ? `${fmt(value.median)}x (rounds: ${fmt(value.min)}–${fmt(value.max)})` : `not run (needs ${t.scenario} with relay and uws-raw)`,
+      met: value ? value.median <= t.limit : null,
+      resolved: !(value && value.min <= t.limit && value.max > t.limit),
+    };
+  });
 }

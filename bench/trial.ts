@@ -58,6 +58,11 @@ export interface Trial {
   readonly idleRssKiB: number | null;
   /** (idle RSS with every connection open - baseline RSS) / connections */
   readonly kibPerConnection: number | null;
+  /**
+   * Server RSS during traffic, sampled every `rssEveryS` (1 s by default): `first` is the first sample after
+   * warm-up, `last` is read after the last delivery; null without a PID
+   */
+  readonly trafficRssKiB: { readonly first: number; readonly peak: number; readonly last: number } | null;
   /** load generator CPU during traffic, % of one core */
   readonly clientCpuPct: number;
   /**
@@ -72,6 +77,8 @@ export interface Trial {
   readonly clientThreads: number;
   readonly loadgenSaturated: boolean;
   readonly stalled: boolean;
+  /** connections the load generator opened, and how long opening all of them took */
+  readonly connections: number;
   readonly connectMs: number;
 }
 
@@ -98,7 +105,7 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
   const base = { scenario: scenario.name, peer: peer.name, round: input.round, position: input.position };
   let instance;
   try {
-    instance = await peer.start({ cpus: cpus.server, profileDir: input.profileDir });
+    instance = await peer.start({ cpus: cpus.server, profileDir: input.profileDir, rooms: scenario.rooms !== undefined });
   } catch (err) {
     return failed(base, `start: ${(err as Error).message}`);
   }
@@ -110,6 +117,11 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
     let ticksAtGo = 0;
     let machineAtGo: MachineTicks = { processes: 0, interrupts: 0, steal: 0 };
     let goAt = 0;
+    const samples: { atS: number; kiB: number }[] = [];
+    let sampler: NodeJS.Timeout | null = null;
+    const sample = (): void => {
+      if (pids.length) samples.push({ atS: (performance.now() - goAt) / 1000, kiB: sum(pids, rssKiB) });
+    };
     const result = await runLoadgen({
       binary: input.loadgen,
       urls: instance.urls,
@@ -124,8 +136,12 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
         }
         machineAtGo = machineTicks();
         goAt = performance.now();
+        sampler = setInterval(sample, 1000 * (scenario.rssEveryS ?? 1));
       },
+    }).finally(() => {
+      if (sampler) clearInterval(sampler);
     });
+    sample();
     const ticks = pids.length ? sum(pids, cpuTicks) - ticksAtGo : null;
     // read before close: the counters live in the processes
     const backplaneDropped = instance.backplaneDropped
@@ -136,7 +152,8 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
     const now = machineTicks();
     const machine = { processes: now.processes - machineAtGo.processes, interrupts: now.interrupts - machineAtGo.interrupts, steal: now.steal - machineAtGo.steal };
     const trafficS = (performance.now() - goAt) / 1000;
-    return fromResult(base, result, { baselineRss, idleRss, ticks, machine, trafficS, clockTicks: cpus.clockTicks, backplaneDropped });
+    const trafficRss = trafficRssOf(samples, scenario.warmupS);
+    return fromResult(base, result, { baselineRss, idleRss, trafficRss, ticks, machine, trafficS, clockTicks: cpus.clockTicks, backplaneDropped });
   } catch (err) {
     return failed(base, (err as Error).message);
   } finally {
@@ -144,9 +161,18 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
   }
 }
 
+/** First sample after warm-up (or the first one), peak, and the final sample. */
+export function trafficRssOf(samples: readonly { atS: number; kiB: number }[], warmupS: number): Trial['trafficRssKiB'] {
+  const last = samples[samples.length - 1];
+  if (!last) return null;
+  const first = samples.find((s) => s.atS >= warmupS) ?? last;
+  return { first: first.kiB, peak: Math.max(...samples.map((s) => s.kiB)), last: last.kiB };
+}
+
 interface ServerSide {
   readonly baselineRss: number | null;
   readonly idleRss: number | null;
+  readonly trafficRss: Trial['trafficRssKiB'];
   readonly ticks: number | null;
   readonly machine: MachineTicks;
   readonly trafficS: number;
@@ -186,6 +212,7 @@ function fromResult(base: TrialBase, r: LoadgenResult, server: ServerSide): Tria
     baselineRssKiB: server.baselineRss,
     idleRssKiB: server.idleRss,
     kibPerConnection: server.baselineRss === null || server.idleRss === null ? null : (server.idleRss - server.baselineRss) / r.subs,
+    trafficRssKiB: server.trafficRss,
     clientCpuPct: r.cpu_pct,
     otherCpuPct: pct(Math.max(0, server.machine.processes / server.clockTicks - (cpuS ?? 0) - r.cpu_s)),
     interruptCpuPct: pct(server.machine.interrupts / server.clockTicks),
@@ -193,6 +220,7 @@ function fromResult(base: TrialBase, r: LoadgenResult, server: ServerSide): Tria
     clientThreads: r.threads,
     loadgenSaturated: r.saturated,
     stalled: r.stalled,
+    connections: r.subs,
     connectMs: r.connect_ms,
   };
 }
@@ -221,6 +249,7 @@ function failed(base: TrialBase, error: string): Trial {
     baselineRssKiB: null,
     idleRssKiB: null,
     kibPerConnection: null,
+    trafficRssKiB: null,
     clientCpuPct: 0,
     otherCpuPct: null,
     interruptCpuPct: null,
@@ -228,6 +257,7 @@ function failed(base: TrialBase, error: string): Trial {
     clientThreads: 0,
     loadgenSaturated: false,
     stalled: false,
+    connections: 0,
     connectMs: 0,
   };
 }

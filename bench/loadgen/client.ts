@@ -65,13 +65,17 @@ function timeoutS(s: Scenario): number {
 
 export function loadgenArgs(run: LoadgenRun): string[] {
   const s = run.scenario;
+  // every publisher is a connection of the first thread, which paces them without locks
+  const threads = Math.max(1, Math.min(run.threads, s.subscribers, Math.floor(s.subscribers / s.publishers)));
   const args = [
     ...run.urls.flatMap((url) => ['--url', url]),
     ...['--subs', String(s.subscribers), '--pubs', String(s.publishers), '--payload', String(s.payloadBytes)],
     ...['--mode', s.mode, '--rate', String(s.rateMsgsPerS), '--inflight', String(s.inflight)],
     ...['--warmup-s', String(s.warmupS), '--measure-s', String(s.measureS), '--drain-s', '3'],
-    ...['--threads', String(Math.min(run.threads, s.subscribers)), '--timeout-s', String(timeoutS(s))],
+    ...['--threads', String(threads), '--timeout-s', String(timeoutS(s))],
   ];
+  if (s.rooms !== undefined) args.push('--rooms', String(s.rooms));
+  if (s.sources !== undefined) args.push('--sources', String(s.sources));
   if (s.text) args.push('--text');
   return args;
 }

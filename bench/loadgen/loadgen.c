@@ -5,6 +5,11 @@
 // {"event":"connected",...} and waits for "go" on stdin (so the orchestrator can read the server's
 // idle RSS), then runs the traffic phase and prints the result line. --no-wait skips the pause.
 //
+// --rooms R puts connection g (counted over all threads) in room g % R, on path <url path>room-<r>; publisher p is
+// connection p, so it speaks in room p % R and every connection expects only its room's publishers. --sources N
+// binds connection g to 127.0.0.(2 + g % N) before connecting, so one machine is not limited by the ephemeral
+// ports of a single source address.
+//
 // Why C: a Node client saturates long before a uWS server does, and a saturated generator measures
 // itself. Frames are parsed as a byte stream per connection; only the first PREFIX payload bytes of
 // a message are copied, so 5,000 connections cost a few hundred bytes each.
@@ -48,6 +53,7 @@ typedef struct conn {
   uint8_t state, hdr_len, hdr_need, in_payload, f_opcode, f_fin, m_opcode, pre_len, ctl_len;
   uint8_t mask[4];
   uint32_t local;
+  uint32_t global; /* index over every thread: picks the room and the source address */
   uint32_t url;
   uint8_t probe_seen;
   uint64_t f_left, m_len;
@@ -88,7 +94,7 @@ static struct {
   char path[MAX_URLS][256];
   char hostport[MAX_URLS][64];
   int nurls;
-  uint32_t subs, pubs, payload, inflight, threads;
+  uint32_t subs, pubs, payload, inflight, threads, rooms, sources;
   int mode, text, no_wait;
   double rate, warmup_s, measure_s, drain_s, timeout_s;
 } opt = {.subs = 100, .pubs = 1, .payload = 64, .inflight = 32, .threads = 1, .mode = MODE_MAX,
@@ -103,6 +109,8 @@ static uint32_t window; /* in-flight slots per publisher (max mode) */
  * from run to run; fixed bursts give every peer and every run the same pipeline shape.
  */
 static uint32_t batches = 2, batch;
+/* sequence trackers per connection: every publisher, or with rooms only those of its own room */
+static uint32_t tracked;
 static pthread_barrier_t barrier;
 static _Atomic int g_stop, g_failed;
 static _Atomic uint64_t g_unique, g_ready, g_w0, g_w1;
@@ -114,6 +122,15 @@ static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Room of connection (or publisher) g; 0 without rooms. */
+static uint32_t room_of(uint32_t g) { return opt.rooms ? g % opt.rooms : 0; }
+
+/* Connections in room r: everyone without rooms. */
+static uint32_t room_members(uint32_t r) {
+  if (!opt.rooms) return opt.subs;
+  return opt.subs / opt.rooms + (r < opt.subs % opt.rooms);
 }
 
 static void fail(const char *msg) {
@@ -265,12 +282,14 @@ static void on_message(worker_t *w, conn_t *c, uint64_t now, uint64_t *unique) {
     }
     return;
   }
-  if (pub64 >= opt.pubs || c->m_len != opt.payload) {
+  /* with rooms, a message from another room is a leak: counted as malformed */
+  if (pub64 >= opt.pubs || c->m_len != opt.payload || room_of((uint32_t)pub64) != room_of(c->global)) {
     w->bad++;
     return;
   }
   w->deliveries++;
-  int kind = track(&w->track[(size_t)c->local * opt.pubs + pub64], seq);
+  uint64_t slot = opt.rooms ? pub64 / opt.rooms : pub64;
+  int kind = track(&w->track[(size_t)c->local * tracked + slot], seq);
   if (kind == 2) {
     w->dups++;
     return;
@@ -388,6 +407,13 @@ static int open_socket(worker_t *w, conn_t *c) {
   if (c->fd < 0) return -1;
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (opt.sources) {
+    /* the kernel picks the port at connect(), per destination, instead of reserving one at bind() */
+    setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = 0};
+    src.sin_addr.s_addr = htonl(0x7f000002u + c->global % opt.sources);
+    if (bind(c->fd, (struct sockaddr *)&src, sizeof src) != 0) return -1;
+  }
   if (connect(c->fd, (struct sockaddr *)&opt.addr[c->url], sizeof opt.addr[c->url]) != 0 && errno != EINPROGRESS) return -1;
   c->state = C_CONNECTING;
   ep_mod(w, c, EPOLLOUT, EPOLL_CTL_ADD);
@@ -401,10 +427,12 @@ static int on_connect_event(worker_t *w, conn_t *c) {
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err) return -1;
     char req[512];
+    char room[32] = "";
+    if (opt.rooms) snprintf(room, sizeof room, "%sroom-%u", opt.path[c->url][strlen(opt.path[c->url]) - 1] == '/' ? "" : "/", room_of(c->global));
     int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "GET %s%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     opt.path[c->url], opt.hostport[c->url]);
+                     opt.path[c->url], room, opt.hostport[c->url]);
     if (write(c->fd, req, (size_t)n) != n) return -1;
     c->state = C_HANDSHAKE;
     c->hs = malloc(2048);
@@ -467,9 +495,10 @@ typedef struct {
 
 static control_t ctl;
 
-/* The probe reuses the first publisher's frame, so it has the scenario's size and type. */
+/* The probe reuses the first publisher's frame, so it has the scenario's size and type; with rooms, every room's first publisher sends one. */
 static void send_probe(uint64_t now) {
-  pub_send(&pubs[0], PROBE_PUB, ctl.probes, now);
+  uint32_t speakers = opt.rooms ? opt.rooms : 1;
+  for (uint32_t r = 0; r < speakers; r++) pub_send(&pubs[r], PROBE_PUB, ctl.probes, now);
   ctl.probes++;
   ctl.probe_at = now;
 }
@@ -518,13 +547,20 @@ static void pump(uint64_t now) {
       p->c->corked = 1;
       uint64_t ts = now_ns();
       for (uint32_t k = 0; k < batch; k++) {
-        atomic_store_explicit(&p->remaining[p->next_seq % window], (int32_t)opt.subs, memory_order_release);
+        atomic_store_explicit(&p->remaining[p->next_seq % window], (int32_t)room_members(room_of(p->id)), memory_order_release);
         pub_send(p, p->id, p->next_seq, ts);
         p->next_seq++;
       }
       conn_uncork(&workers[0], p->c);
     }
   }
+}
+
+/* Every message sent so far times the connections of its publisher's room. */
+static uint64_t expected_deliveries(void) {
+  uint64_t expected = 0;
+  for (uint32_t i = 0; i < opt.pubs; i++) expected += pubs[i].next_seq * room_members(room_of(i));
+  return expected;
 }
 
 static void control(uint64_t now) {
@@ -548,9 +584,7 @@ static void control(uint64_t now) {
     ctl.last_progress = now;
   }
   if (ctl.phase != 2) return;
-  uint64_t sent = 0;
-  for (uint32_t i = 0; i < opt.pubs; i++) sent += pubs[i].next_seq;
-  ctl.expected = sent * opt.subs;
+  ctl.expected = expected_deliveries();
   if (unique >= ctl.expected) atomic_store(&g_stop, 1);
   else if (now - ctl.last_progress > (uint64_t)(opt.drain_s * 1e9)) {
     ctl.drain_timed_out = 1;
@@ -620,7 +654,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --url ws://127.0.0.1:PORT/ [--url ...] --subs N --pubs P --payload BYTES\n"
           "  --mode fixed|max --rate MSGS_PER_S --inflight N --warmup-s S --measure-s S --drain-s S\n"
-          "  --batches B --threads T --timeout-s S [--text] [--no-wait]\n");
+          "  --batches B --threads T --timeout-s S --rooms R --sources N [--text] [--no-wait]\n");
   exit(2);
 }
 
@@ -643,6 +677,8 @@ static void parse_args(int argc, char **argv) {
       else if (!strcmp(a, "--inflight")) opt.inflight = (uint32_t)atol(v);
       else if (!strcmp(a, "--threads")) opt.threads = (uint32_t)atol(v);
       else if (!strcmp(a, "--batches")) batches = (uint32_t)atol(v);
+      else if (!strcmp(a, "--rooms")) opt.rooms = (uint32_t)atol(v);
+      else if (!strcmp(a, "--sources")) opt.sources = (uint32_t)atol(v);
       else if (!strcmp(a, "--mode")) opt.mode = !strcmp(v, "fixed") ? MODE_FIXED : !strcmp(v, "max") ? MODE_MAX : -1;
       else if (!strcmp(a, "--rate")) opt.rate = atof(v);
       else if (!strcmp(a, "--warmup-s")) opt.warmup_s = atof(v);
@@ -652,9 +688,13 @@ static void parse_args(int argc, char **argv) {
       else usage();
     }
   }
+  /* source addresses 127.0.0.2... reach only a server on loopback */
+  for (int i = 0; i < opt.nurls && opt.sources; i++)
+    if ((ntohl(opt.addr[i].sin_addr.s_addr) >> 24) != 127) usage();
   uint32_t min_payload = opt.text ? PREFIX : BIN_HEADER;
   if (opt.nurls == 0 || opt.mode < 0 || opt.pubs == 0 || opt.subs < opt.pubs || opt.payload < min_payload ||
-      opt.threads == 0 || opt.threads > MAX_THREADS || opt.threads > opt.subs || opt.rate <= 0 || opt.inflight == 0 || batches == 0)
+      opt.threads == 0 || opt.threads > MAX_THREADS || opt.threads > opt.subs || opt.rate <= 0 || opt.inflight == 0 || batches == 0 ||
+      (opt.rooms && (opt.pubs < opt.rooms || opt.rooms > opt.subs)) || opt.sources > 250)
     usage();
 }
 
@@ -679,23 +719,27 @@ static void setup(void) {
   batch = window / batches;
   window = batch * batches;
   srand((unsigned)now_ns());
+  tracked = opt.rooms ? (opt.pubs + opt.rooms - 1) / opt.rooms : opt.pubs;
+  uint32_t first = 0;
   for (uint32_t t = 0; t < opt.threads; t++) {
     worker_t *w = &workers[t];
     w->id = (int)t;
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->nconns = opt.subs / opt.threads + (t < opt.subs % opt.threads);
     w->conns = calloc(w->nconns, sizeof(conn_t));
-    w->track = calloc((size_t)w->nconns * opt.pubs, sizeof(track_t));
+    w->track = calloc((size_t)w->nconns * tracked, sizeof(track_t));
     w->buf = malloc(READ_BUF);
     if (!w->conns || !w->track || !w->buf) exit(2);
     for (uint32_t i = 0; i < w->nconns; i++) {
       conn_t *c = &w->conns[i];
       c->local = i;
+      c->global = first + i;
       /* round-robin within each thread, so the publishers (thread 0's first connections) alternate too */
       c->url = i % (uint32_t)opt.nurls;
       for (int k = 0; k < 4; k++) c->mask[k] = (uint8_t)rand();
       c->fd = -1;
     }
+    first += w->nconns;
   }
   /* publishers all live on worker 0, so sending and pacing need no locks */
   pubs = calloc(opt.pubs, sizeof(pub_t));
@@ -786,7 +830,7 @@ int main(int argc, char **argv) {
   }
   uint64_t sent = 0;
   for (uint32_t i = 0; i < opt.pubs; i++) sent += pubs[i].next_seq;
-  uint64_t expected = sent * opt.subs;
+  uint64_t expected = expected_deliveries();
   uint64_t unique = deliveries - dups;
   uint64_t lost = expected > unique ? expected - unique : 0;
   double cpu_pct = wall_s > 0 ? 100.0 * cpu_s / wall_s : 0;

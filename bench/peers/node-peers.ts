@@ -8,18 +8,20 @@ import type { Peer, PeerInstance, StartOptions } from './types.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-function nodePeer(name: string, description: string, file: string): Peer {
+function nodePeer(name: string, description: string, file: string, rooms = false): Peer {
   return {
     name,
     description,
+    rooms,
     unavailable: () => Promise.resolve(null),
     async start(options: StartOptions): Promise<PeerInstance> {
       const script = await transpiled(name, path.join(HERE, file));
-      const server = await startServer({ name, command: process.execPath, args: [...profileArgs(options.profileDir), script], cwd: ROOT_DIR, cpus: options.cpus });
+      const env = options.rooms ? { BENCH_ROOMS: '1' } : {};
+      const server = await startServer({ name, command: process.execPath, args: [...profileArgs(options.profileDir), script], env, cwd: ROOT_DIR, cpus: options.cpus });
       return { urls: [`ws://127.0.0.1:${server.port}/`], pids: [server.pid], close: () => server.stop() };
     },
   };
 }
 
-export const uwsRaw = nodePeer('uws-raw', 'bare uWebSockets.js: subscribe in open, app.publish in message', 'uws-raw.server.ts');
+export const uwsRaw = nodePeer('uws-raw', 'bare uWebSockets.js: subscribe in open, app.publish in message', 'uws-raw.server.ts', true);
 export const wsPeer = nodePeer('ws', 'the ws package, looping send over every client', 'ws.server.ts');

@@ -47,6 +47,7 @@ async function stopAll(relays: readonly ServerProcess[], redis: RedisProcess): P
 export const relayCluster: Peer = {
   name: 'relay-cluster',
   description: `this project, ${INSTANCES} instances with cluster.backplane=redis and a fresh redis-server; subscribers alternate between instances`,
+  rooms: true,
   async unavailable(): Promise<string | null> {
     return relayMissing() ?? (await redisMissing());
   },

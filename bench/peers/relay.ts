@@ -26,6 +26,7 @@ export function startRelay(name: string, options: StartOptions, env: NodeJS.Proc
       RELAY_SERVER__PORT: '0',
       RELAY_METRICS__HOST: '127.0.0.1',
       RELAY_METRICS__PORT: '0',
+      ...(options.rooms ? { RELAY_RELAY__ROOMS: 'true' } : {}),
       ...env,
     },
   });
@@ -34,6 +35,7 @@ export function startRelay(name: string, options: StartOptions, env: NodeJS.Proc
 export const relay: Peer = {
   name: 'relay',
   description: 'this project: node dist/cli.js --config-file config/relay.yaml',
+  rooms: true,
   unavailable: () => Promise.resolve(relayMissing()),
   async start(options: StartOptions): Promise<PeerInstance> {
     const server = await startRelay('relay', options);

@@ -23,11 +23,15 @@ export interface StartOptions {
   readonly cpus: string | null;
   /** Node servers write a V8 CPU profile here on exit (`node --cpu-prof`); others ignore it */
   readonly profileDir: string | null;
+  /** the request path is the topic (a rooms scenario); only peers with `rooms: true` are started with it */
+  readonly rooms: boolean;
 }
 
 export interface Peer {
   readonly name: string;
   readonly description: string;
+  /** can run rooms scenarios (the request path as the topic); absent: one topic for everyone */
+  readonly rooms?: boolean;
   /** null when the peer can run here, otherwise why not (it is then skipped with this note) */
   unavailable(): Promise<string | null>;
   /** starts a fresh instance and resolves once it listens */

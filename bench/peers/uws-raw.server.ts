@@ -1,23 +1,39 @@
 // The ceiling: a bare uWS fan-out relay (subscribe in open, app.publish in message, nothing else).
 // Limits match the relay's defaults so the two differ only by what the relay adds on top.
+// BENCH_ROOMS=1: the request path is the topic (the least a rooms relay must keep per socket: its topic).
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
 
 const uws = createRequire(import.meta.url)('uWebSockets.js') as typeof Uws;
 const TOPIC = 'all';
+const limits = { maxPayloadLength: 64 * 1024, maxBackpressure: 1024 * 1024, idleTimeout: 120 };
 
-const app = uws.App().ws('/*', {
-  maxPayloadLength: 64 * 1024,
-  maxBackpressure: 1024 * 1024,
-  idleTimeout: 120,
-  open: (ws) => {
-    ws.subscribe(TOPIC);
-  },
-  // The message ArrayBuffer dies when this callback returns; publish copies it before then.
-  message: (_ws, message, isBinary) => {
-    app.publish(TOPIC, message, isBinary);
-  },
-});
+const app = uws.App();
+if (process.env.BENCH_ROOMS === '1') {
+  app.ws<{ topic: string }>('/*', {
+    ...limits,
+    upgrade: (res, req, context) => {
+      res.upgrade({ topic: req.getUrl() }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    },
+    open: (ws) => {
+      ws.subscribe(ws.getUserData().topic);
+    },
+    message: (ws, message, isBinary) => {
+      app.publish(ws.getUserData().topic, message, isBinary);
+    },
+  });
+} else {
+  app.ws('/*', {
+    ...limits,
+    open: (ws) => {
+      ws.subscribe(TOPIC);
+    },
+    // The message ArrayBuffer dies when this callback returns; publish copies it before then.
+    message: (_ws, message, isBinary) => {
+      app.publish(TOPIC, message, isBinary);
+    },
+  });
+}
 
 app.listen('127.0.0.1', 0, (token) => {
   if (!token) {

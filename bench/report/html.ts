@@ -6,6 +6,7 @@ import type { Target } from '../targets.js';
 import type { Trial } from '../trial.js';
 import { count, micros } from './format.js';
 import { escapeXml, latencyChart, throughputChart } from './svg.js';
+import { PARITY_HEADING, parityLines } from './parity.js';
 import { CROSS_INSTANCE, clusterLines, describe, dropCrossInstance, noiseLines, rows } from './table.js';
 
 export interface HtmlInput {
@@ -79,6 +80,7 @@ export function renderHtml(input: HtmlInput): string {
   });
   const noise = noiseLines(input.summaries, input.scenarios);
   const cluster = clusterLines(input.summaries, input.ratios);
+  const parity = parityLines(input.scenarios, input.summaries, input.ratios);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(input.title)}</title><style>${STYLE}</style></head><body>
 <h1>${escapeXml(input.title)}</h1>
@@ -92,6 +94,7 @@ ${targets.length ? `<h2>Targets (reported, not asserted)</h2><ul>${targets.join(
 Fixed-rate latency is measured from the intended send time, so a stalled server cannot hide its delay.
 CPU % is of one core; <i>other CPU %</i> is what other processes used meanwhile: high values (flag BUSY-MACHINE) mean the run competed for CPU.</p>
 ${table(...dropCrossInstance(HEADER, rows(input.summaries, input.ratios, true)))}
+${parity.length ? `<p>${escapeXml(PARITY_HEADING)}</p><ul>${parity.map((l) => `<li>${escapeXml(l.trim())}</li>`).join('')}</ul>` : ''}
 ${cluster.length ? `<p>Cluster: <i>x-inst</i> is the latency of the deliveries that crossed instances through Redis, beside the single-process relay in the same scenario.</p><ul>${cluster.map((l) => `<li>${escapeXml(l.trim())}</li>`).join('')}</ul>` : ''}
 ${noise.length ? `<p>Noise, the spread of the same peer over rounds (differences inside it are not results):</p><ul>${noise.map((l) => `<li>${escapeXml(l.trim())}</li>`).join('')}</ul>` : ''}
 <h2>Charts</h2>

@@ -3,6 +3,7 @@ import type { Scenario } from '../scenarios.js';
 import type { PeerSummary, Ratio, Spread } from '../summary.js';
 import type { Target } from '../targets.js';
 import { count, fixed, micros, withSpread } from './format.js';
+import { PARITY_HEADING, parityLines } from './parity.js';
 
 /** Cross-instance latency of a cluster peer; the column is left out of runs without one. */
 export const CROSS_INSTANCE = 'x-inst p50/p99';
@@ -104,6 +105,8 @@ export function renderReport(scenarios: readonly Scenario[], summaries: readonly
     'Other columns show medians; the JSON and HTML reports have every [min–max].',
     `scenarios: ${scenarios.map((s) => `${s.name} (${describe(s)})`).join('; ')}`,
   );
+  const parity = parityLines(scenarios, summaries, ratios);
+  if (parity.length) parts.push('', PARITY_HEADING, ...parity);
   const cluster = clusterLines(summaries, ratios);
   if (cluster.length) parts.push('', 'cluster (x-inst = deliveries that crossed instances through Redis):', ...cluster);
   const noise = noiseLines(summaries, scenarios);
@@ -120,7 +123,9 @@ export function renderReport(scenarios: readonly Scenario[], summaries: readonly
 
 export function describe(s: Scenario): string {
   const load = s.mode === 'fixed' ? `${s.rateMsgsPerS} msg/s` : `${s.inflight} in flight`;
-  return `${s.mode}, ${s.subscribers} subs, ${s.publishers} pub, ${s.payloadBytes} B ${s.text ? 'text' : 'binary'}, ${load}, ${s.measureS}s`;
+  const rooms = s.rooms === undefined ? '' : `, ${s.rooms} rooms`;
+  const sources = s.sources === undefined ? '' : `, from ${s.sources} source addresses`;
+  return `${s.mode}, ${s.subscribers} subs, ${s.publishers} pub${rooms}, ${s.payloadBytes} B ${s.text ? 'text' : 'binary'}, ${load}, ${s.measureS}s${sources}`;
 }
 
 /**

@@ -142,3 +142,62 @@ describe('loadgen with two URLs', () => {
     expect(result.latency_ns.p50).toBeLessThan(HOP_MS * 1e6);
   }, 30_000);
 });
+
+/**
+ * Rooms by request path, like the relay with relay.rooms on; `leak` sends every message to everyone instead,
+ * and remembers the peer address of every connection.
+ */
+function roomsRelay(leak: boolean): { server: WebSocketServer; peers: Set<string> } {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const peers = new Set<string>();
+  const rooms = new WeakMap<object, string>();
+  server.on('connection', (socket, req) => {
+    rooms.set(socket, req.url ?? '');
+    peers.add(req.socket.remoteAddress ?? '');
+    socket.on('message', (data: Buffer, isBinary) => {
+      for (const client of server.clients) if (leak || rooms.get(client) === rooms.get(socket)) client.send(data, { binary: isBinary });
+    });
+  });
+  return { server, peers };
+}
+
+describe('loadgen with rooms and source addresses', () => {
+  let binary: string;
+  const started: WebSocketServer[] = [];
+
+  beforeAll(async () => {
+    binary = await buildLoadgen();
+  }, 60_000);
+
+  afterAll(() => closeAll(started));
+
+  async function runAgainst(leak: boolean, extra: string[]): Promise<{ result: { sent: number; expected: number; delivered: number; lost: number; bad: number }; peers: Set<string> }> {
+    const { server, peers } = roomsRelay(leak);
+    started.push(server);
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    // 23 connections in 4 rooms (6, 6, 6, 5), 8 publishers: two per room
+    const args = ['--url', urlOf(server), '--subs', '23', '--pubs', '8', '--rooms', '4', '--payload', '64', '--mode', 'fixed', '--rate', '80'];
+    args.push('--warmup-s', '0', '--measure-s', '0.5', '--drain-s', '0.5', '--timeout-s', '20', '--no-wait', ...extra);
+    const { stdout } = await run(binary, args);
+    return { result: JSON.parse(stdout.trim().split('\n').pop() ?? '') as { sent: number; expected: number; delivered: number; lost: number; bad: number }, peers };
+  }
+
+  it('expects each message in its own room only, and counts a leak as malformed', async () => {
+    const { result } = await runAgainst(false, []);
+    // every publisher sent the same count; each room has two publishers
+    expect(result.sent).toBeGreaterThanOrEqual(32);
+    expect(result.expected).toBe((result.sent / 8) * 2 * 23);
+    expect(result).toMatchObject({ lost: 0, dup: 0, ooo: 0, bad: 0 });
+    expect(result.delivered).toBe(result.expected);
+    const leaky = await runAgainst(true, []);
+    expect(leaky.result.lost).toBe(0);
+    // every message also reached the 23 - members connections of the other rooms
+    expect(leaky.result.bad).toBeGreaterThanOrEqual(3 * leaky.result.expected - 100);
+  }, 30_000);
+
+  it('connects from 127.0.0.2 onwards with --sources', async () => {
+    const { result, peers } = await runAgainst(false, ['--sources', '3']);
+    expect(result.lost).toBe(0);
+    expect([...peers].sort()).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+  }, 30_000);
+});
