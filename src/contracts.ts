@@ -76,8 +76,11 @@ export interface MessageLimiter<S = unknown> {
   check(state: S, bytes: number): LimitDecision;
 }
 
-/** Hands a message from another instance to this instance's subscribers of `topic`. */
-export type Deliver = (topic: string, message: Uint8Array, isBinary: boolean) => void;
+/**
+ * Hands a message from another instance to this instance's subscribers of `topic`.
+ * @returns true when at least one local subscriber got it
+ */
+export type Deliver = (topic: string, message: Uint8Array, isBinary: boolean) => boolean;
 
 /** Carries messages to and from other relay instances. */
 export interface Backplane {

@@ -9,10 +9,8 @@ export const DROP_REASONS = [
   'disconnected',
   /** More than cluster.redis.max_pending_bytes were awaiting Redis's acknowledgement. */
   'backpressure',
-  /** Redis refused the message, or the connection broke before it was acknowledged. */
+  /** Redis refused the message, the connection broke before it was acknowledged, or local delivery failed. */
   'error',
-  /** An envelope from Redis could not be read (another version, truncated) or could not be delivered. */
-  'malformed',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -22,7 +20,12 @@ export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 /** Counters the backplane bumps per message; read at scrape time. */
 export interface BackplaneCounters {
   published: number;
+  /** Messages read from other instances' envelopes. */
   received: number;
+  /** Of those, the ones at least one local subscriber got. */
+  delivered: number;
+  /** Envelopes that could not be read (another version, truncated); unit: envelopes, not messages. */
+  malformedEnvelopes: number;
   readonly dropped: Record<DropReason, number>;
 }
 
@@ -40,14 +43,28 @@ export function createBackplaneMetrics(registry: Registry, connected: () => bool
   const counters: BackplaneCounters = {
     published: 0,
     received: 0,
-    dropped: { disconnected: 0, backpressure: 0, error: 0, malformed: 0 },
+    delivered: 0,
+    malformedEnvelopes: 0,
+    dropped: { disconnected: 0, backpressure: 0, error: 0 },
   };
   monotonic(registry, 'relay_backplane_published_total', 'Messages this instance published to the backplane (acknowledged by Redis)', () => counters.published);
-  monotonic(registry, 'relay_backplane_received_total', 'Messages from other instances delivered to local subscribers', () => counters.received);
-  const reported = { disconnected: 0, backpressure: 0, error: 0, malformed: 0 };
+  monotonic(registry, 'relay_backplane_received_total', 'Messages from other instances read off the backplane', () => counters.received);
+  monotonic(
+    registry,
+    'relay_backplane_delivered_total',
+    'Messages from other instances that reached at least one local subscriber',
+    () => counters.delivered,
+  );
+  monotonic(
+    registry,
+    'relay_backplane_malformed_envelopes_total',
+    'Envelopes from the backplane that could not be read (another version, truncated); their unread messages are not counted anywhere else',
+    () => counters.malformedEnvelopes,
+  );
+  const reported = { disconnected: 0, backpressure: 0, error: 0 };
   const dropped = new Counter({
     name: 'relay_backplane_dropped_total',
-    help: 'Cross-instance messages lost, by reason (Redis unreachable, backpressure, error, unreadable envelope)',
+    help: 'Cross-instance messages lost, by reason (Redis unreachable, backpressure, error)',
     labelNames: ['reason'] as const,
     registers: [registry],
     collect() {

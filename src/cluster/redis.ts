@@ -204,30 +204,31 @@ export class RedisBackplane implements Backplane {
     if (this.#state === 'closed' || deliver === null) return;
     const counters = this.#counters;
     if (!isEnvelope(envelope)) {
-      counters.dropped.malformed++;
+      counters.malformedEnvelopes++;
       return;
     }
     if (isFrom(envelope, this.instanceId)) return;
     const record = this.#record;
-    let delivered = 0;
-    for (let at = ENVELOPE_HEADER_BYTES; at < envelope.length; delivered++) {
+    let read = 0;
+    for (let at = ENVELOPE_HEADER_BYTES; at < envelope.length; read++) {
       at = readRecord(envelope, at, record);
       if (at < 0) {
-        counters.dropped.malformed++;
+        // The records before this one were read and handed on; how many followed it cannot be known.
+        counters.malformedEnvelopes++;
         break;
       }
       try {
-        deliver(envelope.toString('utf8', record.topicStart, record.payloadStart), envelope.subarray(record.payloadStart, record.payloadEnd), record.isBinary);
+        const topic = envelope.toString('utf8', record.topicStart, record.payloadStart);
+        if (deliver(topic, envelope.subarray(record.payloadStart, record.payloadEnd), record.isBinary)) counters.delivered++;
       } catch (err) {
         // A throw here would escape into ioredis's parser and crash the process. One failed record says nothing
         // about the next: count it and go on.
-        counters.dropped.malformed++;
-        delivered--;
+        counters.dropped.error++;
         if (this.#logger.isLevelEnabled('debug')) this.#logger.debug({ err }, 'backplane delivery failed');
       }
     }
-    if (delivered === 0) return;
-    counters.received += delivered;
+    if (read === 0) return;
+    counters.received += read;
     // Every record of an envelope carries the envelope's time: one observation per envelope, not per message.
     this.#metrics.observeLatency((this.#now() - sentAt(envelope)) / 1000);
   };

@@ -1,6 +1,7 @@
 // Cluster mode: two or three relay instances in this process share a real redis-server and act as one relay.
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { EnvelopeWriter, ORIGIN_BYTES } from '../../src/cluster/envelope.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { runCliToExit } from '../helpers/cli.js';
@@ -71,6 +72,7 @@ describe.skipIf(REDIS_SERVER === null)(title, () => {
     expect(texts(a1)).toEqual(['hello', 'bin:000102ff', 'a-last', 'b-last']);
     expect(await metric(a, 'relay_backplane_published_total')).toBe(3);
     expect(await metric(b, 'relay_backplane_received_total')).toBe(3);
+    expect(await metric(b, 'relay_backplane_delivered_total')).toBe(3);
     expect(await metric(a, 'relay_backplane_received_total')).toBe(1);
     // one observation per envelope: the three messages went in one to three envelopes
     expect(await metric(b, 'relay_backplane_latency_seconds_count')).toBeGreaterThanOrEqual(1);
@@ -101,6 +103,7 @@ describe.skipIf(REDIS_SERVER === null)(title, () => {
     const [a, b] = await Promise.all([instance(redis.url, rooms), instance(redis.url, rooms)]);
     const ax = await client(`${a.url}/x`);
     const ay = await client(`${a.url}/y`);
+    const az = await client(`${a.url}/z`); // nobody is in /z on B
     const bx = await client(`${b.url}/x`);
     const by = await client(`${b.url}/y`);
 
@@ -108,12 +111,39 @@ describe.skipIf(REDIS_SERVER === null)(title, () => {
     await bx.received(1);
     ay.send('to-y');
     await by.received(1);
-    // Both went through A's one publisher connection in this order, so to-y reaching B means to-x was handled before it.
+    az.send('to-z');
+    // All went through A's one publisher connection in this order, so to-x-again reaching B means the others were
+    // handled before it.
     ax.send('to-x-again');
     await bx.received(2);
 
     expect(texts(bx)).toEqual(['to-x', 'to-x-again']);
     expect(texts(by)).toEqual(['to-y']);
+    // B read four messages off the backplane; three reached a local subscriber.
+    expect(await metric(b, 'relay_backplane_received_total')).toBe(4);
+    expect(await metric(b, 'relay_backplane_delivered_total')).toBe(3);
+  });
+
+  it('counts an unreadable envelope once, in envelopes, after delivering the records before the damage', async () => {
+    const redis = await startRedis();
+    const b = await instance(redis.url);
+    const b1 = await client(b.url);
+    const writer = new EnvelopeWriter(Buffer.alloc(ORIGIN_BYTES, 7));
+    for (const text of ['first', 'second', 'third']) writer.add('relay', Buffer.from(text), false, Date.now());
+    const whole = writer.take();
+    const publisher = new Redis(redis.url);
+    onTestFinished(() => publisher.disconnect());
+    await publisher.publish('websocket-relay:messages', whole.subarray(0, whole.length - 3)); // third record cut short
+    await publisher.publish('websocket-relay:messages', Buffer.from('not an envelope'));
+    writer.add('relay', Buffer.from('after'), false, Date.now());
+    await publisher.publish('websocket-relay:messages', writer.take());
+    await b1.received(3);
+
+    expect(texts(b1)).toEqual(['first', 'second', 'after']);
+    expect(await metric(b, 'relay_backplane_malformed_envelopes_total')).toBe(2);
+    expect(await metric(b, 'relay_backplane_received_total')).toBe(3);
+    expect(await metric(b, 'relay_backplane_delivered_total')).toBe(3);
+    for (const reason of ['disconnected', 'backpressure', 'error']) expect(await metric(b, 'relay_backplane_dropped_total', { reason }), reason).toBe(0);
   });
 
   it('keeps echo: false across instances: the sender alone does not get its message back', async () => {
