@@ -163,7 +163,7 @@ export class Hub {
     opts.admission?.attach?.(end);
     backplane?.attach((topic, message, isBinary) => {
       counters.deliveries += audience.size(topic);
-      app.publish(topic, message, isBinary);
+      return app.publish(topic, message, isBinary);
     });
   }
 
