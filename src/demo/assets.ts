@@ -36,7 +36,7 @@ h1 { font-size: 1.3rem; margin: 0 0 .3rem; }
 form { display: flex; gap: .5rem; }
 input { flex: 1; padding: .45rem .6rem; font: inherit; }
 button { padding: .45rem .9rem; font: inherit; }
-#log { list-style: none; padding: .5rem; margin: 1rem 0; height: 22rem; overflow-y: auto; border: 1px solid #8884;
+#log { list-style: none; padding: .5rem; margin: 1rem 0; height: 18rem; overflow-y: auto; border: 1px solid #8884;
   font: 13px/1.45 ui-monospace, monospace; white-space: pre-wrap; overflow-wrap: anywhere; }
 #log li.binary { color: #6941c6; }
 #log li.event { color: #8a8a8a; font-style: italic; }
