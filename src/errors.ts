@@ -11,6 +11,13 @@ export const ExitCode = {
   shutdownTimeout: 5,
 } as const;
 
+/** Every error code the relay reports; the README lists each next to its exit code. */
+export const ErrorCode = {
+  config: 'RELAY_ERR_CONFIG',
+  nativeBinding: 'RELAY_ERR_NATIVE_BINDING',
+  listen: 'RELAY_ERR_LISTEN',
+} as const;
+
 /** Base class: `code` is stable (RELAY_ERR_*), `exitCode` is what the CLI exits with. */
 export class RelayError extends Error {
   readonly code: string;
@@ -29,7 +36,7 @@ export class ConfigError extends RelayError {
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[], options?: { cause?: unknown }) {
-    super(problems.join('\n'), 'RELAY_ERR_CONFIG', ExitCode.config, options);
+    super(problems.join('\n'), ErrorCode.config, ExitCode.config, options);
     this.problems = problems;
   }
 }
@@ -37,13 +44,13 @@ export class ConfigError extends RelayError {
 /** uWebSockets.js has no native build for this Node/platform and fell back to its slow JS server. */
 export class NativeBindingError extends RelayError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'RELAY_ERR_NATIVE_BINDING', ExitCode.nativeBinding, options);
+    super(message, ErrorCode.nativeBinding, ExitCode.nativeBinding, options);
   }
 }
 
 /** A listener could not bind (port in use, address not available, permission). */
 export class ListenError extends RelayError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'RELAY_ERR_LISTEN', ExitCode.listen, options);
+    super(message, ErrorCode.listen, ExitCode.listen, options);
   }
 }

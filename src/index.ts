@@ -4,7 +4,7 @@ export { start, type Relay, type StartDeps } from './app.js';
 export { buildExtensions } from './extensions.js';
 export { loadConfig, parseYaml, type LoadOptions } from './config/load.js';
 export { configSchema, parseConfig, defaultConfig, type Config, type ConfigInput } from './config/schema.js';
-export { ExitCode, RelayError, ConfigError, NativeBindingError, ListenError } from './errors.js';
+export { ErrorCode, ExitCode, RelayError, ConfigError, NativeBindingError, ListenError } from './errors.js';
 export { createLogger, type Logger } from './logger.js';
 export {
   CloseCode,

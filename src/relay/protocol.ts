@@ -2,7 +2,6 @@
 
 /** WebSocket close codes the relay sends or reports; the README's close-code table mirrors this. */
 export const CloseCode = {
-  normal: 1000,
   goingAway: 1001,
   /** Not sent on the wire: the TCP connection was dropped without a close frame. */
   abnormal: 1006,

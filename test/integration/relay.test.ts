@@ -55,6 +55,26 @@ describe('fan-out', () => {
     expect((await b1!.received(2)).map((m) => m.text)).toEqual(['for room b', 'again b']);
   });
 
+  it('with rooms: true, the path is taken as-is: /a, /a/, /A and /%61 are different rooms; the query is not part of it', async () => {
+    const relay = await startRelay({ relay: { rooms: true } });
+    const spellings = ['/a', '/a/', '/A', '/%61', '/a?x=1'];
+    const clients = await Promise.all(spellings.map((path) => new TestClient(`${relay.url}${path}`).opened()));
+    for (const [i, c] of clients.entries()) c.send(`from ${spellings[i]}`);
+    // every message reaches its sender (echo on), so each inbox holds exactly what its room saw
+    await Promise.all(clients.map((c, i) => c.received(i === 0 || i === 4 ? 2 : 1)));
+    // Every message above was published before these: a late copy in a wrong room would arrive before the echo.
+    for (const i of [1, 2, 3]) clients[i]!.send('sync');
+    await Promise.all([1, 2, 3].map((i) => clients[i]!.received(2)));
+    const seen = clients.map((c) => c.inbox.map((m) => m.text).sort());
+    expect(seen).toEqual([
+      ['from /a', 'from /a?x=1'],
+      ['from /a/', 'sync'],
+      ['from /A', 'sync'],
+      ['from /%61', 'sync'],
+      ['from /a', 'from /a?x=1'],
+    ]);
+  });
+
   it('with rooms: false, every path shares one room', async () => {
     const relay = await startRelay();
     const a = await new TestClient(`${relay.url}/chat/a`).opened();

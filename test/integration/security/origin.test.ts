@@ -40,9 +40,15 @@ describe('origin allow-list', () => {
     expect(await rejected(relay, 'origin')).toBe(1);
   });
 
-  it('an empty list admits every origin (the default)', async () => {
-    const relay = await startRelay();
-    await (await new TestClient(relay.url, { headers: { Origin: 'https://evil.example' } }).opened()).close();
-    expect(relay.config.security.allowed_origins).toEqual([]);
+  it('an empty list admits every origin, also when the admission runs for other checks', async () => {
+    // auth turns the admission on; with allowed_origins empty the Origin check must not refuse anything
+    const token = 'tok_0123456789abcdef';
+    const relay = await startRelay({ security: { allowed_origins: [], auth: 'token', tokens: [token] } });
+    for (const origin of ['https://evil.example', 'null']) {
+      await (await new TestClient(`${relay.url}/?token=${token}`, { headers: { Origin: origin } }).opened()).close();
+    }
+    expect((await refusal(relay.url, { Origin: 'https://evil.example' })).status).toBe(401); // refused for the token only
+    expect(await rejected(relay, 'origin')).toBe(0);
+    expect(await rejected(relay, 'auth')).toBe(1);
   });
 });

@@ -55,16 +55,21 @@ describe('per-connection rate limits', () => {
     expect(await disconnections(relay, 'rate_limited')).toBe(1);
   });
 
-  it('a message larger than the byte burst passes from a full bucket (slowed, not refused forever)', async () => {
+  it('a message larger than the byte burst passes from a full bucket (slowed, not refused forever), and leaves it in debt', async () => {
     const relay = await startRelay({ limits: { max_bytes_per_second: 1000, burst_bytes: 1000, on_rate_exceeded: 'drop' } });
     const client = await new TestClient(relay.url).opened();
     client.send(Buffer.alloc(4000, 2));
     const [echo] = await client.received(1);
     expect(echo?.data.length).toBe(4000);
+    // 3,000 bytes in debt at 1,000 bytes/s: the very next message is dropped, however small.
+    client.send('next');
+    const dropped = async (): Promise<number> => metricValue(await scrape(relay.metricsUrl), 'relay_rate_limited_messages_total') ?? 0;
+    await until(async () => (await dropped()) === 1, 5000, 'the next message to be dropped');
+    expect(client.inbox.map((m) => m.data.length)).toEqual([4000]);
     await client.close();
   });
 
-  it('applies the same budget when an admission created the per-socket state (auth on)', async () => {
+  it('applies the same budget when an admission is on too (auth)', async () => {
     const token = 'tok_0123456789abcdef';
     const relay = await startRelay({ security: { auth: 'token', tokens: [token] }, limits: { max_messages_per_second: 1, burst_messages: 2 } });
     const client = await new TestClient(`${relay.url}/?token=${token}`).opened();
