@@ -2,12 +2,10 @@
 // an expression reads exists), by promtool (rules load, unit tests pass, every alert has a firing and a quiet case),
 // and the relay's exposition itself passes `promtool check metrics`.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { load as parseYaml } from 'js-yaml';
 import { connectMany } from '../../helpers/client.js';
+import { ALERT_TESTS, ALERTS, alertTests, dashboard, dashboardExpressions, EXAMPLES, rules } from '../../helpers/examples.js';
 import { scrape } from '../../helpers/metrics.js';
 import { exposedNames, metricNames } from '../../helpers/promql.js';
 import { findOnPath, REDIS_SERVER, startRedis } from '../../helpers/redis.js';
@@ -16,51 +14,9 @@ import { describeNeeding } from '../../helpers/required.js';
 import { until } from '../../helpers/wait.js';
 
 const run = promisify(execFile);
-const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
-const ALERTS = `${EXAMPLES}prometheus/alerts.yaml`;
-const ALERT_TESTS = `${EXAMPLES}prometheus/alerts.test.yaml`;
-const DASHBOARD = `${EXAMPLES}grafana/websocket-relay.json`;
 /** Series Prometheus makes itself for every target. */
 const SYNTHETIC = new Set(['up']);
 const PROMTOOL = findOnPath('promtool');
-
-interface Rule {
-  alert: string;
-  expr: string;
-}
-interface AlertTest {
-  alertname: string;
-  exp_alerts?: unknown[];
-}
-interface Panel {
-  type: string;
-  title: string;
-  datasource?: { uid?: string };
-  targets?: { expr: string }[];
-}
-interface Dashboard {
-  panels: Panel[];
-  templating: { list: { name: string; type: string; query?: string | { query: string } }[] };
-}
-
-const rules = (parseYaml(readFileSync(ALERTS, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
-const alertTests = (parseYaml(readFileSync(ALERT_TESTS, 'utf8')) as { tests: { alert_rule_test: AlertTest[] }[] }).tests.flatMap(
-  (t) => t.alert_rule_test,
-);
-const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
-
-/** Every PromQL expression of the dashboard, with where it is. */
-function dashboardExpressions(): { where: string; expr: string }[] {
-  const out: { where: string; expr: string }[] = [];
-  for (const panel of dashboard.panels) for (const target of panel.targets ?? []) out.push({ where: `panel "${panel.title}"`, expr: target.expr });
-  for (const variable of dashboard.templating.list) {
-    if (variable.type !== 'query' || variable.query === undefined) continue;
-    const query = typeof variable.query === 'string' ? variable.query : variable.query.query;
-    const inner = /^label_values\((.*),\s*\w+\)$/.exec(query);
-    out.push({ where: `variable $${variable.name}`, expr: inner?.[1] ?? query });
-  }
-  return out;
-}
 
 describe('Grafana dashboard', () => {
   it('takes its data source from a variable on every panel', () => {
