@@ -1,20 +1,24 @@
 // Composition root: wires config, logger, metrics, the uWS hub and the metrics server; returns the bound
 // ports and an idempotent close(). Touches no process state: the CLI owns argv, env, signals and exit.
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Config } from './config/schema.js';
+import { DRAIN_GRACE_S, type Config } from './config/schema.js';
 import type { ExtensionFactory } from './contracts.js';
 import { mountDemoPage } from './demo/page.js';
 import { ConfigError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
-import type { Logger } from './logger.js';
+import { setLogLevel, type Logger } from './logger.js';
 import { createMetrics, type RelayMetrics } from './metrics/registry.js';
 import { MetricsServer, Readiness } from './metrics/server.js';
+import { pacedEnd } from './relay/drain.js';
 import { Hub } from './relay/hub.js';
 import { CloseCode } from './relay/protocol.js';
+import { CertificateRotation, readCertificatePair } from './relay/tls.js';
 import { loadUws, type TemplatedApp, type UwsModule } from './relay/uws.js';
+import { CertificateReload } from './reload/certificates.js';
+import { ConfigReloader, type ReloadResult, type ReloadStep, type ReloadTrigger } from './reload/reloader.js';
 
 /** How long clients get to complete the close handshake after 1001 before their connections are dropped (ms). */
-const CLOSE_HANDSHAKE_GRACE_MS = 1000;
+const CLOSE_HANDSHAKE_GRACE_MS = DRAIN_GRACE_S * 1000;
 
 export interface StartDeps {
   readonly logger: Logger;
@@ -22,6 +26,11 @@ export interface StartDeps {
   readonly uws?: UwsModule;
   /** Builds the extensions for this config; may register closers on the lifecycle. */
   readonly extensions?: ExtensionFactory;
+  /**
+   * Reads the configuration again from the sources it came from (file, RELAY_* env, --set), for reloads.
+   * @throws ConfigError. Without it a reload re-applies the running configuration (re-reading certificate and key files).
+   */
+  readonly load?: () => Config;
 }
 
 /** A running relay. */
@@ -33,6 +42,15 @@ export interface Relay {
   readonly hub: Hub;
   readonly metrics: RelayMetrics;
   readonly readiness: Readiness;
+  /** The configuration in force (after reloads; restart-only keys keep their value from start). */
+  readonly config: Config;
+  /** SHA-256 fingerprint of the certificate new TLS handshakes get; null without TLS. */
+  readonly tlsFingerprint: string | null;
+  /**
+   * Reloads the configuration from its sources and applies what can change live, all or nothing; logged and counted
+   * (relay_config_reloads_total). Never throws. Refused while shutting down.
+   */
+  reload(trigger?: ReloadTrigger): ReloadResult;
   /**
    * Graceful shutdown: /readyz turns 503, (after shutdown.drain_delay_s) the listener closes, every client gets
    * 1001, extensions and the metrics server close. Idempotent; never rejects.
@@ -52,16 +70,26 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
   readiness.block('relay', 'starting');
 
   let hub: Hub | undefined;
+  let reloader: ConfigReloader | undefined;
+  const reload = (trigger: ReloadTrigger = 'api', sameSources = true): ReloadResult => {
+    if (reloader === undefined || lifecycle.closing) return { ok: false, problems: ['the relay is starting or shutting down'], applied: [], restartOnly: [] };
+    return reloader.reload(trigger, { sameSources });
+  };
   const metrics = createMetrics(
     () => hub?.connections ?? 0,
-    () => config.limits.max_connections,
+    () => (reloader?.config ?? config).limits.max_connections,
   );
   const app = createApp(uws, config);
 
   try {
     let metricsPort: number | null = null;
     if (config.metrics.enabled) {
-      const server = new MetricsServer({ registry: metrics.registry, readiness, path: config.metrics.path });
+      const server = new MetricsServer({
+        registry: metrics.registry,
+        readiness,
+        path: config.metrics.path,
+        ...(config.metrics.reload_endpoint ? { reload: () => reload('http') } : {}),
+      });
       metricsPort = await server.listen(config.metrics.host, config.metrics.port);
       lifecycle.add('metrics server', () => server.close());
     }
@@ -77,9 +105,42 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     });
     hub = started;
     if (config.server.demo_page) mountDemoPage(app);
-    lifecycle.add('websocket clients', () => {
+    const live = new ConfigReloader({
+      config,
+      ...(deps.load === undefined ? {} : { load: deps.load }),
+      logger: logger.child({ room: 'reload' }),
+      registry: metrics.registry,
+      payloadCeiling: started.payloadCeiling,
+    });
+    live.add({ name: 'relay', prepare: (next) => ({ commit: () => started.reconfigure(next.relay) }) });
+    live.add({ name: 'log', prepare: (next) => ({ commit: () => setLogLevel(logger, next.log.level) }) });
+    for (const step of extensions.reloadSteps ?? []) live.add(step);
+    let certificates: CertificateReload | null = null;
+    if (config.server.tls.cert_file !== null) {
+      const tlsLogger = logger.child({ room: 'tls' });
+      // A new SNI context starts with an empty router: it gets the same routes as the app itself.
+      const route = (serverName: string): void => {
+        started.routeServerName(serverName);
+        if (config.server.demo_page) mountDemoPage(app);
+      };
+      const reloadCerts = new CertificateReload({
+        rotation: new CertificateRotation({ app, route, logger: tlsLogger }),
+        initial: readCertificatePair(config.server.tls),
+        tls: config.server.tls,
+        logger: tlsLogger,
+        reload: (trigger) => reload(trigger, false),
+      });
+      certificates = reloadCerts;
+      live.add(reloadCerts);
+      lifecycle.add('certificate watch', () => reloadCerts.close());
+    }
+    reloader = live;
+    lifecycle.add('websocket clients', async () => {
       started.stopAccepting();
-      started.endAll('shutdown', CloseCode.goingAway, 'server shutting down');
+      // With drain_spread_s, the closes are paced over that window; either way each client gets 1001.
+      await pacedEnd(started.openSockets(), live.config.shutdown.drain_spread_s * 1000, (ws) => {
+        if (started.isOpen(ws)) started.endSocket(ws, 'shutdown', CloseCode.goingAway, 'server shutting down');
+      });
       // Clients answer the 1001 close frame within milliseconds; one that does not (it stopped reading, or never
       // finished its HTTP request) would keep the process alive. Unref'd: a clean shutdown does not wait for it.
       setTimeout(() => started.closeConnections(), CLOSE_HANDSHAKE_GRACE_MS).unref();
@@ -88,7 +149,8 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     // Added last, so it runs first; and only once listening, so a failed start does not wait out the drain delay.
     lifecycle.add('readiness', async () => {
       readiness.block('shutdown', 'draining');
-      if (config.shutdown.drain_delay_s > 0) await delay(config.shutdown.drain_delay_s * 1000);
+      const drainDelay = live.config.shutdown.drain_delay_s;
+      if (drainDelay > 0) await delay(drainDelay * 1000);
     });
     readiness.unblock('relay');
     return {
@@ -98,6 +160,13 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       hub: started,
       metrics,
       readiness,
+      get config() {
+        return live.config;
+      },
+      get tlsFingerprint() {
+        return certificates?.fingerprint ?? null;
+      },
+      reload: (trigger) => reload(trigger),
       close: () => lifecycle.close(),
     };
   } catch (err) {

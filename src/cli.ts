@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Command-line entry: the only module that touches process (argv, env, signals, exit codes, stdio).
+// First, so that signal listeners exist before anything else is evaluated (see cli-signals.ts).
+import { onSignals, type HandledSignal } from './cli-signals.js';
 import { dump } from 'js-yaml';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -55,8 +57,10 @@ async function main(): Promise<void> {
   const args = parseArgs(hideBin(process.argv));
 
   let config: Config;
+  // The same sources at start and at every reload.
+  const load = (): Config => loadConfig({ file: args.configFile ?? null, env: process.env, set: args.set });
   try {
-    config = loadConfig({ file: args.configFile ?? null, env: process.env, set: args.set });
+    config = load();
   } catch (err) {
     if (err instanceof RelayError) fail(`invalid configuration:\n${err.message}`, err.exitCode);
     throw err;
@@ -71,10 +75,10 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger(config.log.level);
-  const signals = handleSignals(config, logger);
+  const signals = handleSignals(logger);
   let relay: Relay;
   try {
-    relay = await start(config, { logger, extensions: buildExtensions });
+    relay = await start(config, { logger, extensions: buildExtensions, load });
   } catch (err) {
     if (err instanceof RelayError) {
       logger.fatal({ code: err.code, err: err.cause }, err.message);
@@ -89,44 +93,91 @@ async function main(): Promise<void> {
   signals.started(relay);
 }
 
+/** Exit codes of an immediate exit on a second stop signal: 128 + the signal number. */
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };
+
 /**
- * First SIGINT/SIGTERM: graceful shutdown under a watchdog. Second: exit at once. Installed before the relay
- * starts, so a signal during startup is never left to Node's default (an exit with no shutdown at all).
+ * SIGINT, SIGTERM, SIGQUIT: graceful shutdown under a watchdog (a second one exits at once). SIGHUP: reload the
+ * configuration. SIGUSR1, SIGUSR2: log a state summary (and never open the inspector). Signals that arrive during
+ * startup are acted on once the relay runs; a stop signal during startup still shuts down gracefully.
  */
-function handleSignals(config: Config, logger: Logger): { started(relay: Relay): void } {
+function handleSignals(logger: Logger): { started(relay: Relay): void } {
   let relay: Relay | null = null;
-  let pending: NodeJS.Signals | null = null;
+  const pending: HandledSignal[] = [];
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const startedAt = Date.now();
+  let lastReload: { trigger: string; ok: boolean; at: string } | null = null;
+
+  const stop = (signal: HandledSignal, running: Relay): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal, exiting now');
-      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    }
-    const running = relay;
-    if (running === null) {
-      pending = signal;
-      return;
+      process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 15));
     }
     stopping = true;
-    logger.info({ signal, timeout_s: config.shutdown.timeout_s }, 'shutting down');
+    // The shutdown keys in force now: a reload may have changed them since start.
+    const timeout_s = running.config.shutdown.timeout_s;
+    logger.info({ signal, timeout_s, drain_spread_s: running.config.shutdown.drain_spread_s }, 'shutting down');
     // Sockets still finishing their close handshake keep the event loop alive; past the deadline the
     // process exits anyway, which drops them.
     setTimeout(() => {
-      logger.warn({ timeout_s: config.shutdown.timeout_s }, 'shutdown timed out, closing remaining sockets');
+      logger.warn({ timeout_s }, 'shutdown timed out, closing remaining sockets');
       running.hub.closeConnections();
       process.exit(ExitCode.shutdownTimeout);
-    }, config.shutdown.timeout_s * 1000).unref();
+    }, timeout_s * 1000).unref();
     void running.close().then(() => {
       logger.info('shutdown complete');
       process.exitCode = ExitCode.ok;
     });
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+
+  const onSignal = (signal: HandledSignal): void => {
+    const running = relay;
+    if (running === null) {
+      pending.push(signal);
+      return;
+    }
+    switch (signal) {
+      case 'SIGHUP': {
+        if (stopping) {
+          logger.info({ signal }, 'reload ignored: shutting down');
+          return;
+        }
+        const result = running.reload('SIGHUP');
+        lastReload = { trigger: signal, ok: result.ok, at: new Date().toISOString() };
+        return;
+      }
+      case 'SIGUSR1':
+      case 'SIGUSR2': {
+        const memory = process.memoryUsage();
+        logger.info(
+          {
+            signal,
+            connections: running.hub.connections,
+            ready: running.readiness.ready,
+            shutting_down: stopping,
+            uptime_s: Math.round((Date.now() - startedAt) / 1000),
+            rss_bytes: memory.rss,
+            heap_used_bytes: memory.heapUsed,
+            tls_fingerprint: running.tlsFingerprint,
+            last_signal_reload: lastReload,
+          },
+          'state',
+        );
+        return;
+      }
+      default:
+        stop(signal, running);
+    }
+  };
+  onSignals(onSignal);
   return {
     started(r) {
       relay = r;
-      if (pending !== null) onSignal(pending);
+      // A stop signal during startup wins over anything queued with it.
+      const stopSignal = pending.find((s) => s in SIGNAL_NUMBERS);
+      const queued = pending.splice(0);
+      if (stopSignal !== undefined) onSignal(stopSignal);
+      else for (const s of queued) onSignal(s);
     },
   };
 }

@@ -90,11 +90,35 @@ export interface Backplane {
   publish(topic: string, message: ArrayBuffer, isBinary: boolean): void;
 }
 
+/** What one step of a configuration reload will do, once every step has prepared. */
+export interface PreparedChange {
+  commit(): void;
+  /** Undoes what prepare did (temporary files) when another step refused. */
+  abort?(): void;
+}
+
+/** One room's part of a configuration reload: all steps prepare (any may refuse), then all commit. */
+export interface ReloadStep {
+  readonly name: string;
+  /**
+   * Changed keys (or sections) this room cannot apply to the running relay this time (e.g. a control it was not
+   * built with); they are named in the log and keep their running value. Called before prepare.
+   */
+  restartOnly?(next: Config, running: Config): readonly string[];
+  /**
+   * Checks and builds what `next` needs without changing anything in force; null when there is nothing to do.
+   * @throws ConfigError naming the key at fault: the reload is refused and nothing changes
+   */
+  prepare(next: Config, running: Config): PreparedChange | null;
+}
+
 /** What the optional rooms plug into the hub. */
 export interface Extensions {
   admission?: Admission;
   limiter?: MessageLimiter;
   backplane?: Backplane;
+  /** What the room applies when the configuration is reloaded. */
+  reloadSteps?: ReloadStep[];
 }
 
 /** Named readiness conditions an extension may hold (e.g. "backplane: connecting"). */

@@ -214,7 +214,8 @@ function checkFiles(config: Config): void {
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes `value` and everything in it. */
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {
     for (const inner of Object.values(value)) deepFreeze(inner);
     Object.freeze(value);

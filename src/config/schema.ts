@@ -8,11 +8,18 @@ const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
 const nullablePath = z.string().min(1).nullable();
 
+/** Time a client gets to answer a 1001 close frame before its connection is dropped (seconds). */
+export const DRAIN_GRACE_S = 1;
+
 const tls = z
   .strictObject({
     cert_file: nullablePath.default(null).describe('PEM certificate chain; TLS (wss://) is on when cert_file and key_file are both set'),
     key_file: nullablePath.default(null).describe('PEM private key'),
     passphrase: z.string().nullable().default(null).describe('passphrase of key_file, if it is encrypted'),
+    watch: z
+      .boolean()
+      .default(true)
+      .describe('reload the certificate by itself when cert_file or key_file change (also a symlink swap of their directory, as Kubernetes does)'),
   })
   .refine((t) => (t.cert_file === null) === (t.key_file === null), {
     message: 'cert_file and key_file must be set together',
@@ -67,6 +74,7 @@ const metrics = z.strictObject({
     .refine((p) => !p.includes('?'), { message: 'must be a path without a query (?)' })
     .default('/metrics')
     .describe('path of the Prometheus exposition; not /healthz or /readyz'),
+  reload_endpoint: z.boolean().default(false).describe('`POST /-/reload` on the metrics port reloads the configuration, like SIGHUP'),
 });
 
 const shutdown = z
@@ -83,8 +91,18 @@ const shutdown = z
       .max(3600)
       .default(0)
       .describe('time between /readyz turning 503 and the listener closing, so load balancers stop routing first (seconds)'),
+    drain_spread_s: z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(0)
+      .describe('spread the 1001 closes of a shutdown over this window, so clients reconnect elsewhere as a ramp, not a spike (seconds); 0 = all at once'),
   })
-  .refine((s) => s.drain_delay_s < s.timeout_s, { message: 'drain_delay_s must be less than timeout_s', path: ['drain_delay_s'] });
+  .refine((s) => s.drain_delay_s < s.timeout_s, { message: 'drain_delay_s must be less than timeout_s', path: ['drain_delay_s'] })
+  .refine((s) => s.drain_spread_s === 0 || s.drain_delay_s + s.drain_spread_s + DRAIN_GRACE_S <= s.timeout_s, {
+    message: `drain_delay_s + drain_spread_s + ${DRAIN_GRACE_S} (the close handshake) must fit inside timeout_s`,
+    path: ['drain_spread_s'],
+  });
 
 const log = z.strictObject({
   level: z
@@ -109,13 +127,14 @@ export const configSchema = z
   // or every shutdown that waits out that bound is cut short by the watchdog.
   .superRefine((c, ctx) => {
     if (c.cluster.backplane === 'none') return;
-    const { timeout_s, drain_delay_s } = c.shutdown;
+    const { timeout_s, drain_delay_s, drain_spread_s } = c.shutdown;
     const step = c.cluster.redis.connect_timeout_s;
-    if (drain_delay_s + step >= timeout_s) {
+    if (drain_delay_s + drain_spread_s + step >= timeout_s) {
+      const spread = drain_spread_s > 0 ? ` + shutdown.drain_spread_s (${drain_spread_s})` : '';
       ctx.addIssue({
         code: 'custom',
         path: ['cluster', 'redis', 'connect_timeout_s'],
-        message: `bounds the backplane's close at shutdown: shutdown.drain_delay_s (${drain_delay_s}) + connect_timeout_s (${step}) must be less than shutdown.timeout_s (${timeout_s})`,
+        message: `bounds the backplane's close at shutdown: shutdown.drain_delay_s (${drain_delay_s})${spread} + connect_timeout_s (${step}) must be less than shutdown.timeout_s (${timeout_s})`,
       });
     }
   });
@@ -125,6 +144,8 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type ServerConfig = Config['server'];
 export type RelayConfig = Config['relay'];
 export type MetricsConfig = Config['metrics'];
+export type TlsConfig = Config['server']['tls'];
+export type ShutdownConfig = Config['shutdown'];
 
 /** Parses raw (already YAML-decoded) input; throws a ZodError on bad input. */
 export function parseConfig(input: unknown): Config {

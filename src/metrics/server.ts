@@ -30,7 +30,12 @@ export interface MetricsServerOptions {
   readonly registry: Registry;
   readonly readiness: Readiness;
   readonly path: string;
+  /** When set, `POST /-/reload` runs it: 200 with what was applied, 400 with the problems of a refused reload. */
+  readonly reload?: () => { readonly ok: boolean; readonly problems: readonly string[]; readonly applied: readonly string[]; readonly restartOnly: readonly string[] };
 }
+
+/** The Prometheus convention for an HTTP-triggered reload. */
+export const RELOAD_PATH = '/-/reload';
 
 /** Serves `path` (metrics), /healthz and /readyz. `listen` resolves with the bound port; `close` is idempotent. */
 export class MetricsServer {
@@ -40,7 +45,18 @@ export class MetricsServer {
   constructor(opts: MetricsServerOptions) {
     this.#server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
+      if (path === RELOAD_PATH && opts.reload !== undefined) {
+        if (req.method !== 'POST') {
+          res.writeHead(405, { allow: 'POST' }).end();
+          return;
+        }
+        const result = opts.reload();
+        const body = result.ok
+          ? `reloaded\napplied: ${result.applied.join(', ') || '(nothing changed)'}\n` +
+            (result.restartOnly.length > 0 ? `needs a restart (not applied): ${result.restartOnly.join(', ')}\n` : '')
+          : `reload refused; the running configuration stays in force\n${result.problems.join('\n')}\n`;
+        res.writeHead(result.ok ? 200 : 400, { 'content-type': 'text/plain' }).end(body);
+      } else if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
       } else if (path === opts.path) {
         opts.registry.metrics().then(

@@ -7,7 +7,18 @@ import type { RelayConfig } from '../config/schema.js';
 import { formatAddress } from './address.js';
 import { Audience } from './audience.js';
 import { CloseCode, classifyClose, PLUGIN_CLOSES, topicFor, WS_PORT_HEALTH_PATH, type DisconnectReason, type PluginCloseReason, type RejectReason } from './protocol.js';
-import { closeApp, listen, type HttpRequest, type HttpResponse, type Listener, type TemplatedApp, type UwsModule, type WebSocket, type us_socket_context_t } from './uws.js';
+import {
+  closeApp,
+  listen,
+  type HttpRequest,
+  type HttpResponse,
+  type Listener,
+  type TemplatedApp,
+  type UwsModule,
+  type WebSocket,
+  type WebSocketBehavior,
+  type us_socket_context_t,
+} from './uws.js';
 
 /** Per-connection state; uWS stores it on the socket object itself. A plug-in's slot is read only by that plug-in. */
 export interface SocketData<A = unknown, L = unknown> {
@@ -55,26 +66,39 @@ export interface HubOptions {
 /** uWS hard ceiling = the configured limit plus this slack, so a message just over the limit gets a real 1009 close frame. */
 const PAYLOAD_SLACK_BYTES = 64 * 1024;
 
+/** What a reload may change on a running hub; the handlers read it at each use. */
+interface LiveSettings {
+  echo: boolean;
+  /** 0 with echo, 1 without: the sender is not among a message's deliveries. */
+  notSender: number;
+  maxPayload: number;
+}
+
 export class Hub {
   readonly #opts: HubOptions;
   readonly #sockets = new Set<WebSocket<SocketData>>();
   readonly #audience = new Audience();
+  readonly #live: LiveSettings;
+  /** The uWS frame limit is fixed when the behavior is registered: max_payload_bytes can be lowered live, not raised past it. */
+  readonly #payloadCeiling: number;
+  readonly #behavior: WebSocketBehavior<SocketData>;
+  readonly #anyRoute: (res: HttpResponse, req: HttpRequest) => void;
   #listener: Listener | null = null;
   #closing = false;
 
   constructor(opts: HubOptions) {
     this.#opts = opts;
     const { relay, app } = opts;
-    const maxPayload = relay.max_payload_bytes;
     const counters = opts.counters;
     const limiter = opts.limiter;
     const backplane = opts.backplane;
-    const echo = relay.echo;
     const audience = this.#audience;
-    const notSender = echo ? 0 : 1;
+    const live: LiveSettings = { echo: relay.echo, notSender: relay.echo ? 0 : 1, maxPayload: relay.max_payload_bytes };
+    this.#live = live;
+    this.#payloadCeiling = relay.max_payload_bytes;
 
-    app.ws<SocketData>('/*', {
-      maxPayloadLength: maxPayload + PAYLOAD_SLACK_BYTES,
+    this.#behavior = {
+      maxPayloadLength: relay.max_payload_bytes + PAYLOAD_SLACK_BYTES,
       maxBackpressure: relay.max_backpressure_bytes,
       closeOnBackpressureLimit: 1,
       idleTimeout: relay.idle_timeout_s,
@@ -95,7 +119,7 @@ export class Hub {
       },
       message: (ws, message, isBinary) => {
         const bytes = message.byteLength;
-        if (bytes > maxPayload) {
+        if (bytes > live.maxPayload) {
           this.endSocket(ws, 'payload_too_big', CloseCode.messageTooBig, 'message too big');
           return;
         }
@@ -111,8 +135,8 @@ export class Hub {
           counters.messages++;
           counters.receivedBytes += bytes;
           const topic = data.topic;
-          counters.deliveries += audience.size(topic) - notSender;
-          if (echo) app.publish(topic, message, isBinary);
+          counters.deliveries += audience.size(topic) - live.notSender;
+          if (live.echo) app.publish(topic, message, isBinary);
           else ws.publish(topic, message, isBinary);
           backplane?.publish(topic, message, isBinary);
         } catch (err) {
@@ -153,8 +177,10 @@ export class Hub {
           opts.logger.error({ err }, 'close handler failed');
         }
       },
-    });
-    app.any('/*', (res, req) => this.#notUpgrade(res, req));
+    };
+    this.#anyRoute = (res, req) => this.#notUpgrade(res, req);
+    app.ws<SocketData>('/*', this.#behavior);
+    app.any('/*', this.#anyRoute);
     // Plug-ins decide, the hub acts: they get these two callbacks, never the hub itself.
     const end: EndSocket = (socket, reason) => {
       const ws = socket as unknown as WebSocket<SocketData>;
@@ -165,6 +191,33 @@ export class Hub {
       counters.deliveries += audience.size(topic);
       return app.publish(topic, message, isBinary);
     });
+  }
+
+  /** Serves the relay's routes under an SNI server name added with app.addServerName (its router starts empty). */
+  routeServerName(pattern: string): void {
+    this.#opts.app.domain(pattern).ws<SocketData>('/*', this.#behavior).any('/*', this.#anyRoute);
+  }
+
+  /** The largest relay.max_payload_bytes this hub can enforce without a restart (its value at start). */
+  get payloadCeiling(): number {
+    return this.#payloadCeiling;
+  }
+
+  /** Applies the live relay keys (echo, max_payload_bytes up to payloadCeiling) to every message from now on, old connections too. */
+  reconfigure(relay: RelayConfig): void {
+    this.#live.echo = relay.echo;
+    this.#live.notSender = relay.echo ? 0 : 1;
+    this.#live.maxPayload = Math.min(relay.max_payload_bytes, this.#payloadCeiling);
+  }
+
+  /** A snapshot of the open sockets (for a shutdown that visits each once; never per message). */
+  openSockets(): WebSocket<SocketData>[] {
+    return Array.from(this.#sockets);
+  }
+
+  /** Whether `ws` is still open (its close handler has not run). */
+  isOpen(ws: WebSocket<SocketData>): boolean {
+    return this.#sockets.has(ws);
   }
 
   /** Number of open sockets right now. */

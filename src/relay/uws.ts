@@ -5,7 +5,7 @@ import { ListenError, NativeBindingError } from '../errors.js';
 
 /** The native module; its typings omit the LIBUS_LISTEN_EXCLUSIVE_PORT constant the binary exports. */
 export type UwsModule = typeof Uws & { readonly LIBUS_LISTEN_EXCLUSIVE_PORT: number };
-export type { TemplatedApp, WebSocket, HttpRequest, HttpResponse, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
+export type { TemplatedApp, WebSocket, WebSocketBehavior, HttpRequest, HttpResponse, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
 
 /**
  * Loads uWebSockets.js and proves the native build is in use.

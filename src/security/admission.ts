@@ -11,7 +11,8 @@ import type { OriginPolicy } from './origin.js';
 import { AdmissionState } from './state.js';
 import type { TokenSet } from './tokens.js';
 
-export interface SecurityAdmissionOptions {
+/** The part of the admission a reload replaces as one object: what it checks, not what it counts. */
+export interface AdmissionPolicy {
   readonly limits: LimitsConfig;
   /** null when no Origin check is configured. */
   readonly origins: OriginPolicy | null;
@@ -21,6 +22,9 @@ export interface SecurityAdmissionOptions {
   readonly jwt: JwtVerifier | null;
   /** Node-wide upgrade budget; null = unlimited. */
   readonly upgrades: TokenBucket | null;
+}
+
+export interface SecurityAdmissionOptions extends AdmissionPolicy {
   readonly log: ThrottledLog;
   /** Monotonic clock (ms) for the buckets. */
   readonly now: () => number;
@@ -44,6 +48,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class SecurityAdmission implements Admission<AdmissionState> {
   readonly #opts: SecurityAdmissionOptions;
+  #policy: AdmissionPolicy;
   /** Set by the hub before the first upgrade. */
   #end: EndSocket | null = null;
   /** Reserved + open connections this node counts. */
@@ -52,6 +57,20 @@ export class SecurityAdmission implements Admission<AdmissionState> {
 
   constructor(opts: SecurityAdmissionOptions) {
     this.#opts = opts;
+    this.#policy = opts;
+  }
+
+  /** The checks in force. */
+  get policy(): AdmissionPolicy {
+    return this.#policy;
+  }
+
+  /**
+   * Replaces the checks for the upgrades that follow (one whose JWT is being verified finishes under the policy it
+   * started with, counted against the new limits). Open connections, their counts and token expiries stay.
+   */
+  setPolicy(policy: AdmissionPolicy): void {
+    this.#policy = policy;
   }
 
   /** Connections counted now (reserved or open); equals hub.connections once pending upgrades settle. */
@@ -64,9 +83,9 @@ export class SecurityAdmission implements Admission<AdmissionState> {
   }
 
   admit(info: UpgradeInfo): Verdict | Promise<Verdict> {
-    const o = this.#opts;
+    const o = this.#policy;
     const ip = o.clientIp.resolve(info.peerIp, info.headers['x-forwarded-for'] ?? '');
-    if (o.upgrades !== null && !o.upgrades.take(1, o.now())) return this.#refuse('upgrade_rate', ip);
+    if (o.upgrades !== null && !o.upgrades.take(1, this.#opts.now())) return this.#refuse('upgrade_rate', ip);
     if (o.origins !== null && !o.origins.allows(info.headers['origin'] ?? '')) return this.#refuse('origin', ip);
     const key = ipKey(ip);
     const full = this.#capacity(key);
@@ -110,7 +129,7 @@ export class SecurityAdmission implements Admission<AdmissionState> {
 
   /** Which limit, if any, one more connection from `key` would break. */
   #capacity(key: string): 'max_connections' | 'per_ip' | null {
-    const { max_connections, max_connections_per_ip } = this.#opts.limits;
+    const { max_connections, max_connections_per_ip } = this.#policy.limits;
     if (max_connections > 0 && this.#admitted >= max_connections) return 'max_connections';
     if (max_connections_per_ip > 0 && (this.#perIp.get(key) ?? 0) >= max_connections_per_ip) return 'per_ip';
     return null;
@@ -134,9 +153,9 @@ export class SecurityAdmission implements Admission<AdmissionState> {
     return { ok: true, ip, protocol, state };
   }
 
+  /** Per-IP counts are kept even while max_connections_per_ip is 0, so a reload that sets it sees the true counts. */
   #count(key: string, delta: 1 | -1): void {
     this.#admitted += delta;
-    if (this.#opts.limits.max_connections_per_ip === 0) return;
     const n = (this.#perIp.get(key) ?? 0) + delta;
     if (n > 0) this.#perIp.set(key, n);
     else this.#perIp.delete(key);

@@ -1,9 +1,13 @@
 // Builds the admission (who may connect) and the per-message limiter (how much they may send) from `security:` and
 // `limits:`. Only the controls the config turns on are built: the default relay has no admission and no limiter.
+// A reload swaps their policy objects in place; connection counts, token expiries and open sockets carry over.
+import { isDeepStrictEqual } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import type { ExtensionContext, Extensions } from '../contracts.js';
+import type { Config } from '../config/schema.js';
+import type { LimitsConfig } from '../config/security.js';
+import type { ExtensionContext, Extensions, PreparedChange, ReloadStep } from '../contracts.js';
 import { monotonic } from '../metrics/registry.js';
-import { SecurityAdmission } from './admission.js';
+import { SecurityAdmission, type AdmissionPolicy } from './admission.js';
 import { TokenBucket, burstFor } from './bucket.js';
 import { ClientIpResolver } from './client-ip.js';
 import { JwtVerifier } from './jwt.js';
@@ -16,48 +20,120 @@ import { TokenSet } from './tokens.js';
 export { securityFileProblems } from './keys.js';
 export { BEARER_PROTOCOL_PREFIX } from './credentials.js';
 
+type SecurityExtensions = Pick<Extensions, 'admission' | 'limiter' | 'reloadSteps'>;
+
+/** Keys only an admission applies: a relay started without one needs a restart to begin checking them. */
+const ADMISSION_KEYS = ['security', 'limits.max_connections', 'limits.max_connections_per_ip', 'limits.max_upgrades_per_second'];
+/** Keys only a limiter applies: a relay started without one needs a restart to begin limiting rates. */
+const LIMITER_KEYS = ['limits.max_messages_per_second', 'limits.burst_messages', 'limits.max_bytes_per_second', 'limits.burst_bytes', 'limits.on_rate_exceeded'];
+
 /**
- * Returns the admission/limiter extensions the config turns on; none by default.
+ * Returns the admission/limiter extensions the config turns on (none by default), and the reload step that keeps
+ * their policies in line with the configuration.
  * @throws ConfigError when a tokens file or JWT key file cannot be read or used (naming the key)
  */
-export function buildSecurity(ctx: ExtensionContext): Pick<Extensions, 'admission' | 'limiter'> {
-  const { security, limits } = ctx.config;
-  const log = new ThrottledLog(ctx.logger.child({ room: 'security' }));
-  const now = (): number => performance.now();
-  const out: Pick<Extensions, 'admission' | 'limiter'> = {};
+export function buildSecurity(ctx: ExtensionContext): SecurityExtensions {
+  return new SecurityRoom(ctx).build();
+}
 
-  const origins = new OriginPolicy(security.allowed_origins, security.require_origin);
-  const admissionOn =
-    origins.active ||
-    security.auth !== 'none' ||
-    security.trusted_proxies.length > 0 ||
-    limits.max_connections > 0 ||
-    limits.max_connections_per_ip > 0 ||
-    limits.max_upgrades_per_second > 0;
-  if (admissionOn) {
+/** A policy, and whether it checks anything at all. */
+interface BuiltPolicy extends AdmissionPolicy {
+  readonly active: boolean;
+}
+
+class SecurityRoom implements ReloadStep {
+  readonly name = 'security';
+  readonly #ctx: ExtensionContext;
+  readonly #log: ThrottledLog;
+  readonly #now = (): number => performance.now();
+  #admission: SecurityAdmission | null = null;
+  #limiter: RateLimiter | null = null;
+  #policy: BuiltPolicy | null = null;
+
+  constructor(ctx: ExtensionContext) {
+    this.#ctx = ctx;
+    this.#log = new ThrottledLog(ctx.logger.child({ room: 'security' }));
+  }
+
+  build(): SecurityExtensions {
+    const policy = this.#buildPolicy(this.#ctx.config, null);
+    this.#policy = policy;
+    const out: SecurityExtensions = { reloadSteps: [this] };
+    if (policy.active) {
+      this.#admission = new SecurityAdmission({ ...policy, log: this.#log, now: this.#now, wallNow: Date.now });
+      out.admission = this.#admission;
+    }
+    if (ratesOn(policy.limits)) {
+      const limiter = new RateLimiter({ limits: policy.limits, log: this.#log, now: this.#now });
+      monotonic(
+        this.#ctx.registry,
+        'relay_rate_limited_messages_total',
+        'Messages dropped because their sender was over its rate limit (limits.on_rate_exceeded: drop)',
+        () => limiter.dropped,
+      );
+      this.#limiter = limiter;
+      out.limiter = limiter;
+    }
+    return out;
+  }
+
+  /**
+   * The hub takes its admission and limiter when it is built; a relay started without one keeps going without it.
+   * Turning one off is live (its policy then lets everything through).
+   */
+  restartOnly(next: Config): readonly string[] {
+    const out: string[] = [];
+    if (this.#admission === null && admissionOn(next)) out.push(...ADMISSION_KEYS);
+    if (this.#limiter === null && ratesOn(next.limits)) out.push(...LIMITER_KEYS);
+    return out;
+  }
+
+  /** Reads the token and key files again: they may have been rotated even when the config did not change. */
+  prepare(next: Config): PreparedChange {
+    const policy = this.#buildPolicy(next, this.#policy);
+    return {
+      commit: () => {
+        this.#policy = policy;
+        this.#admission?.setPolicy(policy);
+        this.#limiter?.setLimits(policy.limits);
+      },
+    };
+  }
+
+  /** @throws ConfigError from the token and key files */
+  #buildPolicy(config: Config, previous: BuiltPolicy | null): BuiltPolicy {
+    const { security } = config;
+    // Unchanged limits keep their object: the limiter rebuilds a connection's buckets only when it changes.
+    const limits = previous !== null && isDeepStrictEqual(previous.limits, config.limits) ? previous.limits : config.limits;
+    const origins = new OriginPolicy(security.allowed_origins, security.require_origin);
     const rate = limits.max_upgrades_per_second;
-    out.admission = new SecurityAdmission({
+    // An unchanged upgrade rate keeps its bucket, and what has been spent from it.
+    const upgrades =
+      previous !== null && previous.limits.max_upgrades_per_second === rate ? previous.upgrades : rate > 0 ? new TokenBucket(rate, burstFor(rate, 0), this.#now()) : null;
+    return {
+      active: admissionOn(config),
       limits,
       origins: origins.active ? origins : null,
       clientIp: new ClientIpResolver(security.trusted_proxies),
       tokens: security.auth === 'token' ? new TokenSet(loadTokens(security)) : null,
       jwt: security.auth === 'jwt' ? new JwtVerifier(loadJwtKey(security.jwt), security.jwt) : null,
-      upgrades: rate > 0 ? new TokenBucket(rate, burstFor(rate, 0), now()) : null,
-      log,
-      now,
-      wallNow: Date.now,
-    });
+      upgrades,
+    };
   }
+}
 
-  if (limits.max_messages_per_second > 0 || limits.max_bytes_per_second > 0) {
-    const limiter = new RateLimiter({ limits, log, now });
-    monotonic(
-      ctx.registry,
-      'relay_rate_limited_messages_total',
-      'Messages dropped because their sender was over its rate limit (limits.on_rate_exceeded: drop)',
-      () => limiter.dropped,
-    );
-    out.limiter = limiter;
-  }
-  return out;
+function admissionOn({ security, limits }: Config): boolean {
+  return (
+    security.allowed_origins.length > 0 ||
+    security.require_origin ||
+    security.auth !== 'none' ||
+    security.trusted_proxies.length > 0 ||
+    limits.max_connections > 0 ||
+    limits.max_connections_per_ip > 0 ||
+    limits.max_upgrades_per_second > 0
+  );
+}
+
+function ratesOn(limits: LimitsConfig): boolean {
+  return limits.max_messages_per_second > 0 || limits.max_bytes_per_second > 0;
 }

@@ -21,21 +21,30 @@ const CLOSE: LimitDecision = { action: 'close', reason: 'rate_limited' };
 /** Drops, or has the hub close (1008), a connection's message over its message or byte budget; others are untouched. */
 export class RateLimiter implements MessageLimiter<RateState> {
   readonly #opts: RateLimiterOptions;
-  readonly #drop: boolean;
+  #limits: LimitsConfig;
+  #drop: boolean;
   /** Messages dropped under on_rate_exceeded: drop; read at scrape time. */
   dropped = 0;
 
   constructor(opts: RateLimiterOptions) {
     this.#opts = opts;
+    this.#limits = opts.limits;
     this.#drop = opts.limits.on_rate_exceeded === 'drop';
   }
 
+  /** Applies new limits to every connection from its next message (its buckets start full again). */
+  setLimits(limits: LimitsConfig): void {
+    this.#limits = limits;
+    this.#drop = limits.on_rate_exceeded === 'drop';
+  }
+
   create(ip: string): RateState {
-    return new RateState(ip, this.#opts.limits, this.#opts.now());
+    return new RateState(ip, this.#limits, this.#opts.now());
   }
 
   check(state: RateState, bytes: number): LimitDecision {
     const now = this.#opts.now();
+    if (state.limits !== this.#limits) state.rebuild(this.#limits, now);
     const messages = state.messages;
     const byteBudget = state.bytes;
     const messagesOk = messages === null || (messages.refill(now), messages.canSpend(1));

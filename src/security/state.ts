@@ -30,11 +30,20 @@ export class AdmissionState {
 export class RateState {
   /** The client IP, for log lines. */
   readonly ip: string;
-  readonly messages: TokenBucket | null;
-  readonly bytes: TokenBucket | null;
+  /** The limits the buckets were made for: when a reload changes them, the limiter rebuilds the buckets. */
+  limits: LimitsConfig;
+  messages: TokenBucket | null = null;
+  bytes: TokenBucket | null = null;
 
   constructor(ip: string, limits: LimitsConfig, now: number) {
     this.ip = ip;
+    this.limits = limits;
+    this.rebuild(limits, now);
+  }
+
+  /** New, full buckets for `limits`. */
+  rebuild(limits: LimitsConfig, now: number): void {
+    this.limits = limits;
     const { max_messages_per_second: mps, max_bytes_per_second: bps } = limits;
     this.messages = mps > 0 ? new TokenBucket(mps, burstFor(mps, limits.burst_messages), now) : null;
     this.bytes = bps > 0 ? new TokenBucket(bps, burstFor(bps, limits.burst_bytes), now) : null;

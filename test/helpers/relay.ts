@@ -6,7 +6,6 @@ import { buildExtensions } from '../../src/extensions.js';
 import { createLogger } from '../../src/logger.js';
 
 export interface TestRelay extends Relay {
-  readonly config: Config;
   /** ws://127.0.0.1:PORT (or wss://) */
   readonly url: string;
   /** http://127.0.0.1:PORT */
@@ -36,14 +35,14 @@ export async function startRelay(overrides: ConfigInput = {}, deps: Partial<Star
   const scheme = relay.tls ? 'wss' : 'ws';
   const http = `http://127.0.0.1:${relay.metricsPort ?? 0}`;
   return Object.assign(relay, {
-    config,
     url: `${scheme}://127.0.0.1:${relay.wsPort}`,
     http,
     metricsUrl: `${http}${config.metrics.path}`,
   });
 }
 
-function merge(a: unknown, b: unknown): unknown {
+/** Deep merge of plain objects; `b` wins. */
+export function merge(a: unknown, b: unknown): unknown {
   if (isPlain(a) && isPlain(b)) {
     const out: Record<string, unknown> = { ...a };
     for (const [k, v] of Object.entries(b)) out[k] = merge(a[k], v);

@@ -24,10 +24,10 @@ function problems(fn: () => unknown): string[] {
 describe('schema', () => {
   it('parse({}) fills every default', () => {
     const config = parseConfig({});
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8443, tls: { cert_file: null, key_file: null, passphrase: null }, demo_page: false });
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8443, tls: { cert_file: null, key_file: null, passphrase: null, watch: true }, demo_page: false });
     expect(config.relay).toEqual({ echo: true, rooms: false, max_payload_bytes: 65536, idle_timeout_s: 120, max_backpressure_bytes: 1048576 });
-    expect(config.metrics).toEqual({ enabled: true, host: '0.0.0.0', port: 9090, path: '/metrics' });
-    expect(config.shutdown).toEqual({ timeout_s: 10, drain_delay_s: 0 });
+    expect(config.metrics).toEqual({ enabled: true, host: '0.0.0.0', port: 9090, path: '/metrics', reload_endpoint: false });
+    expect(config.shutdown).toEqual({ timeout_s: 10, drain_delay_s: 0, drain_spread_s: 0 });
     expect(config.log).toEqual({ level: 'info' });
     // every leaf key of the schema has a default: an empty document gives a complete config
     for (const { key } of configReference()) {
@@ -47,6 +47,13 @@ describe('schema', () => {
 
   it('drain_delay_s must leave time inside timeout_s', () => {
     expect(() => parseConfig({ shutdown: { timeout_s: 5, drain_delay_s: 5 } })).toThrow(/drain_delay_s/);
+  });
+
+  it('drain_spread_s must fit inside timeout_s with the drain delay and the close handshake', () => {
+    expect(parseConfig({ shutdown: { timeout_s: 10, drain_delay_s: 2, drain_spread_s: 7 } }).shutdown.drain_spread_s).toBe(7);
+    expect(problems(() => loadConfig({ file: null, set: ['shutdown.drain_spread_s=8', 'shutdown.drain_delay_s=2'] }))).toEqual([
+      'shutdown.drain_spread_s: drain_delay_s + drain_spread_s + 1 (the close handshake) must fit inside timeout_s (from --set shutdown.drain_spread_s)',
+    ]);
   });
 
   it('metrics.path may not shadow the probes', () => {

@@ -20,7 +20,11 @@ function context(input: ConfigInput): ExtensionContext {
 
 describe('buildSecurity', () => {
   it('builds nothing for the default config: the relay stays transparent', () => {
-    expect(buildSecurity(context({}))).toEqual({});
+    const built = buildSecurity(context({}));
+    expect(built.admission).toBeUndefined();
+    expect(built.limiter).toBeUndefined();
+    // Only its reload step, which installs an admission or limiter if a reload turns one on.
+    expect(built.reloadSteps).toHaveLength(1);
   });
 
   it.each<[string, ConfigInput]>([
