@@ -15,7 +15,7 @@ import { CloseCode } from './relay/protocol.js';
 import { CertificateRotation, readCertificatePair } from './relay/tls.js';
 import { loadUws, type TemplatedApp, type UwsModule } from './relay/uws.js';
 import { CertificateReload } from './reload/certificates.js';
-import { ConfigReloader, type ReloadResult, type ReloadStep, type ReloadTrigger } from './reload/reloader.js';
+import { ConfigReloader, type ReloadResult, type ReloadTrigger } from './reload/reloader.js';
 
 /** How long clients get to complete the close handshake after 1001 before their connections are dropped (ms). */
 const CLOSE_HANDSHAKE_GRACE_MS = DRAIN_GRACE_S * 1000;

@@ -106,7 +106,8 @@ describe('reloading live keys', () => {
   });
 
   it('limits.max_messages_per_second: applies to connections already open, from their next message', async () => {
-    const relay = await startReloadable({ relay: { echo: false } });
+    const generous = { max_messages_per_second: 100_000, on_rate_exceeded: 'drop' } as const;
+    const relay = await startReloadable({ relay: { echo: false }, limits: generous });
     const sender = await new TestClient(relay.url).opened();
     const old = await new TestClient(relay.url).opened();
     relay.write({ relay: { echo: false }, limits: { max_messages_per_second: 0.001, burst_messages: 3, on_rate_exceeded: 'drop' } });
@@ -118,8 +119,8 @@ describe('reloading live keys', () => {
       'seven messages dropped',
     );
     expect((await old.received(3)).map((m) => m.text)).toEqual(['m0', 'm1', 'm2']);
-    // Lifted again: the same connection is relayed without limit.
-    relay.write({ relay: { echo: false } });
+    // Lifted again: the same connection is relayed as before.
+    relay.write({ relay: { echo: false }, limits: generous });
     expect(relay.reload('SIGHUP').ok).toBe(true);
     for (let i = 0; i < 10; i++) sender.send(`n${i}`);
     await old.received(13);
