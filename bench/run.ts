@@ -10,7 +10,7 @@ import { buildLoadgen } from './loadgen/build.js';
 import { describeMachine } from './machine.js';
 import { DEFAULT_PEERS, peerNamesFor, selectPeers } from './peers/catalog.js';
 import { externalPeer } from './peers/external.js';
-import type { Peer } from './peers/types.js';
+import type { Peer, RelayVariant } from './peers/types.js';
 import { checkFiles, checkTrials } from './quick-checks.js';
 import { renderHtml } from './report/html.js';
 import { renderMarkdown } from './report/markdown.js';
@@ -43,6 +43,8 @@ async function main(): Promise<number> {
     .option('quick', { type: 'boolean', default: false, describe: 'tiny runs that check the harness; exits 1 on a harness failure' })
     .option('out', { type: 'string', default: RESULTS_DIR, describe: 'directory for the JSON and HTML results' })
     .option('list', { type: 'boolean', default: false, describe: 'list the scenarios and exit' })
+    .option('relay-node-flags', { type: 'string', describe: 'node flags for every relay process, e.g. "--max-semi-space-size=1" (to measure V8 settings)' })
+    .option('relay-env', { type: 'string', array: true, describe: 'KEY=VALUE added to every relay process\'s environment (repeatable), e.g. MALLOC_ARENA_MAX=2' })
     .option('cpu-prof', { type: 'boolean', default: false, describe: 'write a V8 CPU profile of every Node server run (node --cpu-prof) next to the results' })
     .strict()
     .fail((message, err) => {
@@ -93,7 +95,9 @@ async function main(): Promise<number> {
   const profileDir = argv['cpu-prof'] ? path.join(argv.out, `profiles-${stamp}`) : null;
   if (profileDir) notes.push(`CPU profiles of the Node servers: ${path.relative(process.cwd(), profileDir)}`);
 
-  const trials = peers.length ? await runSuite({ scenarios, peersFor, repeat, loadgen, cpus, profileDir, log }) : [];
+  const relay = relayVariant(argv['relay-node-flags'], argv['relay-env']);
+  if (relay) notes.push(`relay processes started with${relay.nodeFlags.length ? ` node ${relay.nodeFlags.join(' ')}` : ''}${Object.entries(relay.env).map(([k, v]) => ` ${k}=${v}`).join('')}`);
+  const trials = peers.length ? await runSuite({ scenarios, peersFor, repeat, loadgen, cpus, profileDir, log, ...(relay ? { relay } : {}) }) : [];
   const summaries = summarize(trials);
   const ratioList = ratios(trials);
   // Quick runs are too small for the targets to mean anything.
@@ -120,6 +124,17 @@ async function main(): Promise<number> {
   }
   console.log(`\nquick check passed: ${trials.length} runs, every message delivered once and in order, JSON and HTML well-formed`);
   return 0;
+}
+
+/** --relay-node-flags and --relay-env as a variant of the relay's start, or undefined when neither is given. */
+function relayVariant(flags: string | undefined, env: readonly (string | number)[] | undefined): RelayVariant | undefined {
+  if (flags === undefined && env === undefined) return undefined;
+  const pairs = (env ?? []).map(String).map((kv) => {
+    const at = kv.indexOf('=');
+    if (at <= 0) throw new UsageError(`--relay-env wants KEY=VALUE, got "${kv}"`);
+    return [kv.slice(0, at), kv.slice(at + 1)] as const;
+  });
+  return { nodeFlags: (flags ?? '').split(/\s+/).filter(Boolean), env: Object.fromEntries(pairs) };
 }
 
 /** Exit codes of a run stopped by a signal, as a shell reports them. */

@@ -2,7 +2,7 @@
 // machine shows up as spread rather than as a false ratio.
 import path from 'node:path';
 import type { CpuPlan } from './cpus.js';
-import type { Peer } from './peers/types.js';
+import type { Peer, RelayVariant } from './peers/types.js';
 import { count, micros } from './report/format.js';
 import type { Scenario } from './scenarios.js';
 import { runTrial } from './trial.js';
@@ -17,6 +17,8 @@ export interface SuitePlan {
   readonly cpus: CpuPlan;
   /** where Node servers write CPU profiles, or null for none */
   readonly profileDir: string | null;
+  /** node flags and environment for the relay processes, when measuring a setting */
+  readonly relay?: RelayVariant;
   /** progress lines; the report itself is printed by the caller */
   readonly log: (line: string) => void;
 }
@@ -35,7 +37,7 @@ export async function runSuite(plan: SuitePlan): Promise<Trial[]> {
       const order = rotate(plan.peersFor(scenario), round);
       for (const [position, peer] of order.entries()) {
         const profileDir = plan.profileDir === null ? null : path.join(plan.profileDir, `${scenario.name}-${peer.name}-r${round + 1}`);
-        const trial = await runTrial({ scenario, peer, round, position, loadgen: plan.loadgen, cpus: plan.cpus, profileDir });
+        const trial = await runTrial({ scenario, peer, round, position, loadgen: plan.loadgen, cpus: plan.cpus, profileDir, ...(plan.relay ? { relay: plan.relay } : {}) });
         trials.push(trial);
         plan.log(`[${trials.length}/${total}] ${scenario.name} round ${round + 1} ${peer.name}: ${progress(trial)}`);
       }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CpuPlan } from './cpus.js';
 import { runLoadgen } from './loadgen/client.js';
 import type { LoadgenLatency, LoadgenResult } from './loadgen/client.js';
-import type { Peer } from './peers/types.js';
+import type { Peer, RelayVariant } from './peers/types.js';
 import { cpuTicks, machineTicks, rssKiB, sum } from './proc.js';
 import type { MachineTicks } from './proc.js';
 import type { Scenario } from './scenarios.js';
@@ -97,6 +97,7 @@ export interface TrialInput {
   readonly loadgen: string;
   readonly cpus: CpuPlan;
   readonly profileDir: string | null;
+  readonly relay?: RelayVariant;
 }
 
 /** Never throws for a failing peer: the failure is recorded in the trial so the suite goes on. */
@@ -105,7 +106,7 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
   const base = { scenario: scenario.name, peer: peer.name, round: input.round, position: input.position };
   let instance;
   try {
-    instance = await peer.start({ cpus: cpus.server, profileDir: input.profileDir, rooms: scenario.rooms !== undefined });
+    instance = await peer.start({ cpus: cpus.server, profileDir: input.profileDir, rooms: scenario.rooms !== undefined, ...(input.relay ? { relay: input.relay } : {}) });
   } catch (err) {
     return failed(base, `start: ${(err as Error).message}`);
   }

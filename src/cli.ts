@@ -3,9 +3,8 @@
 // First, so that signal listeners exist before anything else is evaluated (see cli-signals.ts).
 import { onSignals, type HandledSignal } from './cli-signals.js';
 import { dump } from 'js-yaml';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { start, type Relay } from './app.js';
+import { parseCommandLine, UsageError, type Args } from './args.js';
 import { loadConfig } from './config/load.js';
 import { redactedConfig } from './config/redact.js';
 import type { Config } from './config/schema.js';
@@ -13,39 +12,16 @@ import { ExitCode, RelayError } from './errors.js';
 import { buildExtensions } from './extensions.js';
 import { createLogger, type Logger } from './logger.js';
 
-interface Args {
-  configFile: string | undefined;
-  checkConfig: boolean;
-  printConfig: boolean;
-  set: string[];
-}
-
-function parseArgs(argv: string[]): Args {
-  const parsed = yargs(argv)
-    .scriptName('websocket-relay')
-    .usage('$0 [--config-file relay.yaml]\n\nWebSocket fan-out relay: every message any client sends reaches every connected client.')
-    .option('config-file', { alias: 'c', type: 'string', describe: 'YAML config file (defaults apply to every key it omits)' })
-    .option('check-config', { type: 'boolean', default: false, describe: 'validate the configuration and exit (0 valid, 2 invalid)' })
-    .option('print-config', { type: 'boolean', default: false, describe: 'print the effective configuration as YAML and exit' })
-    .option('set', {
-      type: 'string',
-      array: true,
-      default: [],
-      describe: 'override one key, e.g. --set server.port=9000 (wins over RELAY_* env and the file)',
-    })
-    .env(false)
-    .strict()
-    .version()
-    .help()
-    .alias('h', 'help')
-    .fail((msg, err) => fail(`${msg || err?.message || 'invalid arguments'} (see --help)`, ExitCode.config))
-    .parseSync();
-  return {
-    configFile: parsed['config-file'],
-    checkConfig: parsed['check-config'],
-    printConfig: parsed['print-config'],
-    set: parsed.set.map(String),
-  };
+function parseArgs(argv: readonly string[]): Args {
+  try {
+    const command = parseCommandLine(argv);
+    if ('run' in command) return command.run;
+    process.stdout.write(command.print);
+    process.exit(ExitCode.ok);
+  } catch (err) {
+    if (err instanceof UsageError) fail(`${err.message} (see --help)`, ExitCode.config);
+    throw err;
+  }
 }
 
 function fail(message: string, code: number): never {
@@ -54,7 +30,7 @@ function fail(message: string, code: number): never {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(hideBin(process.argv));
+  const args = parseArgs(process.argv.slice(2));
 
   let config: Config;
   // The same sources at start and at every reload.

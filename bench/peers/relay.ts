@@ -18,7 +18,7 @@ export function startRelay(name: string, options: StartOptions, env: NodeJS.Proc
   return startServer({
     name,
     command: process.execPath,
-    args: [...profileArgs(options.profileDir), RELAY_CLI, '--config-file', CONFIG],
+    args: [...(options.relay?.nodeFlags ?? []), ...profileArgs(options.profileDir), RELAY_CLI, '--config-file', CONFIG],
     cwd: ROOT_DIR,
     cpus: options.cpus,
     env: {
@@ -27,6 +27,7 @@ export function startRelay(name: string, options: StartOptions, env: NodeJS.Proc
       RELAY_METRICS__HOST: '127.0.0.1',
       RELAY_METRICS__PORT: '0',
       ...(options.rooms ? { RELAY_RELAY__ROOMS: 'true' } : {}),
+      ...options.relay?.env,
       ...env,
     },
   });

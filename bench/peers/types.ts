@@ -25,6 +25,14 @@ export interface StartOptions {
   readonly profileDir: string | null;
   /** the request path is the topic (a rooms scenario); only peers with `rooms: true` are started with it */
   readonly rooms: boolean;
+  /** how relay processes start beyond their defaults (--relay-node-flags, --relay-env); other peers ignore it */
+  readonly relay?: RelayVariant;
+}
+
+/** Node flags and environment added to every relay process, to measure V8 and allocator settings. */
+export interface RelayVariant {
+  readonly nodeFlags: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export interface Peer {

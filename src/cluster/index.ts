@@ -1,6 +1,5 @@
 // Builds the cross-instance backplane from `cluster:` and ties it to readiness and shutdown.
 import type { ExtensionContext, Extensions } from '../contracts.js';
-import { RedisBackplane } from './redis.js';
 
 const READINESS = 'backplane';
 
@@ -11,6 +10,8 @@ const READINESS = 'backplane';
 export async function buildCluster(ctx: ExtensionContext): Promise<Pick<Extensions, 'backplane'>> {
   const cluster = ctx.config.cluster;
   if (cluster.backplane === 'none') return {};
+  // ioredis costs about 20 MB of RSS once loaded: only a relay with a backplane pays for it
+  const { RedisBackplane } = await import('./redis.js');
   const gate = cluster.ready_requires_backplane;
   if (gate) ctx.readiness.block(READINESS, 'connecting to redis');
   const backplane = new RedisBackplane({

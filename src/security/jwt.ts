@@ -1,5 +1,6 @@
-// JWT verification (jose): signature, alg allow-list, exp/nbf with leeway, optional aud/iss.
-import { jwtVerify, type JWTVerifyOptions } from 'jose';
+// JWT verification (jose): signature, alg allow-list, exp/nbf with leeway, optional aud/iss. jose is imported when
+// the first verifier is built, so a relay without auth: jwt never loads it (about 10 MB of RSS).
+import type { JWTVerifyGetKey, JWTVerifyOptions, KeyObject } from 'jose';
 import type { JwtConfig } from '../config/security.js';
 import type { JwtKey } from './keys.js';
 
@@ -8,13 +9,21 @@ export type JwtVerdict =
   | { readonly ok: false; /** short, loggable: never the token or its claims */ readonly why: string };
 
 /** Verifies bearer JWTs against one configured key. Never throws: every failure is a `why`. */
+type Jose = typeof import('jose');
+type VerifyKey = Uint8Array | KeyObject | JWTVerifyGetKey;
+
 export class JwtVerifier {
-  readonly #key: JwtKey['key'];
+  /** jose and the key in its form, from the constructor on; never rejects (a failed import fails each verify) */
+  readonly #ready: Promise<{ jose: Jose; key: VerifyKey } | { failed: unknown }>;
   readonly #options: JWTVerifyOptions;
   readonly #toleranceMs: number;
 
   constructor(key: JwtKey, jwt: JwtConfig) {
-    this.#key = key.key;
+    const material = key.key;
+    this.#ready = import('jose').then(
+      (jose) => ({ jose, key: 'jwks' in material ? jose.createLocalJWKSet(material.jwks) : material }),
+      (failed: unknown) => ({ failed }),
+    );
     this.#toleranceMs = jwt.clock_tolerance_s * 1000;
     this.#options = {
       algorithms: [...key.algorithms],
@@ -26,9 +35,11 @@ export class JwtVerifier {
   }
 
   async verify(token: string): Promise<JwtVerdict> {
+    const ready = await this.#ready;
+    if ('failed' in ready) return { ok: false, why: 'jwt verifier unavailable' };
     try {
       // The overloads for a key and for a key-set function differ only in types; jose takes either.
-      const { payload } = await jwtVerify(token, this.#key as Parameters<typeof jwtVerify>[1], this.#options);
+      const { payload } = await ready.jose.jwtVerify(token, ready.key as Parameters<Jose['jwtVerify']>[1], this.#options);
       return { ok: true, expiresAtMs: typeof payload.exp === 'number' ? payload.exp * 1000 + this.#toleranceMs : null };
     } catch (err) {
       return { ok: false, why: describe(err) };

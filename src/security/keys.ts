@@ -2,13 +2,16 @@
 // config error naming its key instead of a 401 for every client later.
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import type { JSONWebKeySet } from 'jose';
 import type { JwtConfig, SecurityConfig } from '../config/security.js';
 import { ConfigError } from '../errors.js';
 
-/** What JWTs are verified with: an HMAC secret, one public key, or a key set picked by `kid`. */
+/**
+ * What JWTs are verified with: an HMAC secret, one public key, or a key set picked by `kid` (kept as the checked
+ * JSON; the verifier builds jose's key set, so jose is loaded only when auth is jwt).
+ */
 export interface JwtKey {
-  readonly key: Uint8Array | KeyObject | JWTVerifyGetKey;
+  readonly key: Uint8Array | KeyObject | { readonly jwks: JSONWebKeySet };
   readonly algorithms: readonly string[];
 }
 
@@ -95,7 +98,7 @@ export function loadJwtKey(jwt: JwtConfig): JwtKey {
         }; its keys take ${[...usable].join(', ') || 'none'}: set security.jwt.algorithms to match`,
       ]);
     }
-    return { key: createLocalJWKSet(jwks), algorithms };
+    return { key: { jwks }, algorithms };
   }
   throw new ConfigError(['security.jwt: auth is jwt: set one of secret, public_key_file, jwks_file']);
 }
