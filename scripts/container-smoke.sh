@@ -179,7 +179,7 @@ STOPSIGNAL=$(inspect '{{.Config.StopSignal}}')
 PORTS=$(inspect '{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')
 problems=()
 case "$USER_" in "" | root | 0 | 0:*) problems+=("USER is '${USER_:-unset}'") ;; esac
-[ "$ENTRYPOINT_JSON" = '["node","/app/dist/cli.js"]' ] || problems+=("entrypoint $ENTRYPOINT_JSON")
+[ "$ENTRYPOINT_JSON" = '["node","--max-semi-space-size=1","/app/dist/cli.js"]' ] || problems+=("entrypoint $ENTRYPOINT_JSON")
 [ "$CMD_JSON" = "[\"--config-file\",\"$CONTAINER_CONFIG\"]" ] || problems+=("cmd $CMD_JSON")
 [ "$STOPSIGNAL" = SIGTERM ] || problems+=("stop signal '$STOPSIGNAL'")
 for p in 8443/tcp 9090/tcp; do [[ " $PORTS" == *" $p "* ]] || problems+=("port $p not exposed"); done

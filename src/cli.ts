@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // Command-line entry: the only module that touches process (argv, env, signals, exit codes, stdio).
 // First, so that signal listeners exist before anything else is evaluated (see cli-signals.ts).
 import { onSignals, type HandledSignal } from './cli-signals.js';

@@ -8,6 +8,9 @@ import type { ServerProcess } from './process.js';
 import type { Peer, PeerInstance, StartOptions } from './types.js';
 
 export const RELAY_CLI = path.join(ROOT_DIR, 'dist', 'cli.js');
+
+/** The node flags of the relay's start command (npm start, the bin's shebang, the image's entrypoint). */
+export const RELAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
 const CONFIG = path.join(ROOT_DIR, 'config', 'relay.yaml');
 
 /** null when dist/cli.js exists, otherwise the note the peer is skipped with */
@@ -18,7 +21,8 @@ export function startRelay(name: string, options: StartOptions, env: NodeJS.Proc
   return startServer({
     name,
     command: process.execPath,
-    args: [...(options.relay?.nodeFlags ?? []), ...profileArgs(options.profileDir), RELAY_CLI, '--config-file', CONFIG],
+    // --relay-node-flags come after the start command's own, so they override them
+    args: [...RELAY_NODE_FLAGS, ...(options.relay?.nodeFlags ?? []), ...profileArgs(options.profileDir), RELAY_CLI, '--config-file', CONFIG],
     cwd: ROOT_DIR,
     cpus: options.cpus,
     env: {
@@ -35,7 +39,7 @@ export function startRelay(name: string, options: StartOptions, env: NodeJS.Proc
 
 export const relay: Peer = {
   name: 'relay',
-  description: 'this project: node dist/cli.js --config-file config/relay.yaml',
+  description: `this project: node ${RELAY_NODE_FLAGS.join(' ')} dist/cli.js --config-file config/relay.yaml`,
   rooms: true,
   unavailable: () => Promise.resolve(relayMissing()),
   async start(options: StartOptions): Promise<PeerInstance> {
