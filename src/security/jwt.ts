@@ -1,5 +1,6 @@
 // JWT verification (jose): signature, alg allow-list, exp/nbf with leeway, optional aud/iss. jose is imported when
 // the first verifier is built, so a relay without auth: jwt never loads it (about 10 MB of RSS).
+import type * as JoseModule from 'jose';
 import type { JWTVerifyGetKey, JWTVerifyOptions, KeyObject } from 'jose';
 import type { JwtConfig } from '../config/security.js';
 import type { JwtKey } from './keys.js';
@@ -9,7 +10,7 @@ export type JwtVerdict =
   | { readonly ok: false; /** short, loggable: never the token or its claims */ readonly why: string };
 
 /** Verifies bearer JWTs against one configured key. Never throws: every failure is a `why`. */
-type Jose = typeof import('jose');
+type Jose = typeof JoseModule;
 type VerifyKey = Uint8Array | KeyObject | JWTVerifyGetKey;
 
 export class JwtVerifier {
