@@ -39,7 +39,7 @@ async function main(): Promise<number> {
       type: 'string',
       describe: `comma list of peers (default ${DEFAULT_PEERS.join(',')}; cluster scenarios name their own: relay,relay-cluster; --quick adds relay-cluster)`,
     })
-    .option('url', { type: 'string', describe: 'measure an already running server at ws://127.0.0.1:PORT/ instead of starting peers' })
+    .option('url', { type: 'string', describe: 'measure an already running server at ws://127.0.0.1:PORT/ (or wss://, certificate not verified) instead of starting peers' })
     .option('quick', { type: 'boolean', default: false, describe: 'tiny runs that check the harness; exits 1 on a harness failure' })
     .option('out', { type: 'string', default: RESULTS_DIR, describe: 'directory for the JSON and HTML results' })
     .option('list', { type: 'boolean', default: false, describe: 'list the scenarios and exit' })

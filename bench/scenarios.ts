@@ -100,6 +100,8 @@ export const QUICK: readonly Scenario[] = [
   { ...gridScenario('max', 20, 2, 1024), name: 'quick-max-binary', warmupS: 0.2, measureS: 0.5 },
   // rooms and source addresses: a message must reach its own room only, from connections on 127.0.0.2 and .3
   { ...gridScenario('fixed', 22, 8, 64), name: 'quick-rooms', rooms: 4, sources: 2, rateMsgsPerS: 160, warmupS: 0.2, measureS: 0.5, peers: PARITY_PEERS },
+  // wss://: the load generator's TLS against the relay's and bare uWS's
+  { ...gridScenario('max', 20, 2, 1024), name: 'quick-tls', warmupS: 0.2, measureS: 0.5, peers: ['relay-tls', 'uws-raw-tls'] },
 ];
 
 /**
@@ -144,6 +146,16 @@ export const USERS: readonly Scenario[] = [
   scaleScenario('scale-19.9k', SCALE_MAX_CONNECTIONS),
 ];
 
+/**
+ * TLS: the relay with and without `server.tls`, and bare uWS with TLS, on the default suite's loads. The
+ * load generator decrypts every delivery, so at max rate it saturates first: read server CPU per delivery.
+ */
+const TLS_PEERS = ['relay', 'relay-tls', 'uws-raw-tls'] as const;
+export const TLS: readonly Scenario[] = [
+  { ...gridScenario('max', 1000, 1, 64), name: 'tls-max-1k-1p-64b', peers: TLS_PEERS },
+  { ...gridScenario('fixed', 1000, 10, 1024), name: 'tls-fixed-1k-10p-1kib', peers: TLS_PEERS },
+];
+
 /** A fixed rate for minutes: RSS drift and loss. Run it on its own (`--scenario soak --repeat 1`). */
 export const SOAK: readonly Scenario[] = [
   { ...gridScenario('fixed', 1000, 10, 1024), name: 'soak-1k-2m', rateMsgsPerS: 20, warmupS: 5, measureS: 120, rssEveryS: 5, peers: PARITY_PEERS },
@@ -175,7 +187,7 @@ export const CLUSTER: readonly Scenario[] = [
  */
 export const DEFAULT_SUITE: readonly string[] = ['max-1k-1p-64b', 'max-5k-1p-64b', 'fixed-1k-10p-1kib', 'fixed-100-1p-16kib'];
 
-export const ALL: readonly Scenario[] = [...GRID, ...CLUSTER, ...USERS, ...SOAK, ...QUICK];
+export const ALL: readonly Scenario[] = [...GRID, ...CLUSTER, ...USERS, ...TLS, ...SOAK, ...QUICK];
 
 /** Named groups --scenario accepts besides single names. */
 const GROUPS: Readonly<Record<string, () => readonly Scenario[]>> = {
@@ -187,9 +199,10 @@ const GROUPS: Readonly<Record<string, () => readonly Scenario[]>> = {
   rooms: () => USERS.filter((s) => s.rooms !== undefined),
   scale: () => USERS.filter((s) => s.name.startsWith('scale-')),
   soak: () => SOAK,
+  tls: () => TLS,
 };
 
-/** Resolves a group (`default`, `all`, `quick`, `cluster`, `users`, `rooms`, `scale`, `soak`) or a comma list of names; throws on an unknown name. */
+/** Resolves a group (`default`, `all`, `quick`, `cluster`, `users`, `rooms`, `scale`, `soak`, `tls`) or a comma list of names; throws on an unknown name. */
 export function selectScenarios(spec: string): Scenario[] {
   const out: Scenario[] = [];
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {

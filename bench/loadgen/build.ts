@@ -1,4 +1,5 @@
-// Compiles the C load generator with the machine's cc on first use (no toolchain beyond cc).
+// Compiles the C load generator with the machine's cc on first use: cc and OpenSSL's headers and libraries
+// (Debian: gcc libc6-dev libssl-dev), for wss://.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cachedBuild } from '../build-cache.js';
@@ -13,7 +14,10 @@ const INPUTS = [SOURCE, path.join(HERE, 'histogram.h'), path.join(HERE, 'sequenc
 export function buildLoadgen(): Promise<string> {
   return cachedBuild('loadgen', '', INPUTS, async (out) => {
     const cc = process.env.CC ?? 'cc';
-    const result = await run(cc, ['-O2', '-Wall', '-Wextra', '-pthread', '-o', out, SOURCE]);
-    if (result.code !== 0) throw new Error(`building the load generator with ${cc} failed:\n${result.stderr}`);
+    const result = await run(cc, ['-O2', '-Wall', '-Wextra', '-pthread', '-o', out, SOURCE, '-lssl', '-lcrypto']);
+    if (result.code !== 0) {
+      const hint = /openssl\/|-lssl|-lcrypto/.test(result.stderr) ? ' (OpenSSL missing: apt install libssl-dev)' : '';
+      throw new Error(`building the load generator with ${cc} failed${hint}:\n${result.stderr}`);
+    }
   });
 }

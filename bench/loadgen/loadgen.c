@@ -8,7 +8,8 @@
 // --rooms R puts connection g (counted over all threads) in room g % R, on path <url path>room-<r>; publisher p is
 // connection p, so it speaks in room p % R and every connection expects only its room's publishers. --sources N
 // binds connection g to 127.0.0.(2 + g % N) before connecting, so one machine is not limited by the ephemeral
-// ports of a single source address.
+// ports of a single source address. A wss:// URL speaks TLS (OpenSSL) on its connections, without verifying
+// the certificate: the bench measures servers with throwaway self-signed certificates.
 //
 // Why C: a Node client saturates long before a uWS server does, and a saturated generator measures
 // itself. Frames are parsed as a byte stream per connection; only the first PREFIX payload bytes of
@@ -34,6 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "histogram.h"
 #include "sequence.h"
 
@@ -46,7 +50,7 @@
 #define READ_BUF (256 * 1024)
 
 enum { MODE_FIXED, MODE_MAX };
-enum { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_DEAD };
+enum { C_CONNECTING, C_TLS, C_HANDSHAKE, C_OPEN, C_DEAD };
 
 typedef struct conn {
   int fd;
@@ -65,6 +69,7 @@ typedef struct conn {
   uint8_t *out;
   size_t out_len, out_off, out_cap;
   uint8_t corked;
+  SSL *ssl; /* wss:// connections only */
 } conn_t;
 
 typedef struct {
@@ -93,6 +98,7 @@ static struct {
   struct sockaddr_in addr[MAX_URLS];
   char path[MAX_URLS][256];
   char hostport[MAX_URLS][64];
+  uint8_t tls[MAX_URLS];
   int nurls;
   uint32_t subs, pubs, payload, inflight, threads, rooms, sources;
   int mode, text, no_wait;
@@ -101,6 +107,7 @@ static struct {
          .rate = 100, .warmup_s = 0.5, .measure_s = 2, .drain_s = 3, .timeout_s = 60};
 
 static worker_t workers[MAX_THREADS];
+static SSL_CTX *tls_ctx;
 static pub_t *pubs;
 static uint32_t window; /* in-flight slots per publisher (max mode) */
 /*
@@ -144,9 +151,34 @@ static void ep_mod(worker_t *w, conn_t *c, uint32_t events, int op) {
   if (epoll_ctl(w->epfd, op, c->fd, &ev) != 0 && op != EPOLL_CTL_DEL) fail("epoll_ctl failed");
 }
 
+/* TLS results as read(2)/write(2) would give them: -1 with EAGAIN when the record layer wants more I/O. */
+static ssize_t tls_result(conn_t *c, int r) {
+  if (r > 0) return r;
+  int e = SSL_get_error(c->ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) errno = EAGAIN;
+  else if (e == SSL_ERROR_ZERO_RETURN) return 0;
+  else errno = EIO;
+  ERR_clear_error();
+  return -1;
+}
+
+static ssize_t conn_read(conn_t *c, void *buf, size_t n) {
+  if (c->ssl) return tls_result(c, SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n));
+  return read(c->fd, buf, n);
+}
+
+static ssize_t conn_write(conn_t *c, const void *buf, size_t n) {
+  if (c->ssl) return tls_result(c, SSL_write(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n));
+  return write(c->fd, buf, n);
+}
+
 static void conn_dead(worker_t *w, conn_t *c) {
   if (c->state == C_DEAD) return;
   epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  if (c->ssl) {
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+  }
   close(c->fd);
   c->state = C_DEAD;
   w->disconnects++;
@@ -154,7 +186,7 @@ static void conn_dead(worker_t *w, conn_t *c) {
 
 static void conn_flush(worker_t *w, conn_t *c) {
   while (c->out_off < c->out_len) {
-    ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+    ssize_t n = conn_write(c, c->out + c->out_off, c->out_len - c->out_off);
     if (n < 0) {
       if (errno == EAGAIN) return;
       conn_dead(w, c);
@@ -171,7 +203,7 @@ static void conn_send(worker_t *w, conn_t *c, const uint8_t *data, size_t len) {
   if (c->state != C_OPEN) return;
   size_t done = 0;
   if (c->out_len == 0 && !c->corked) {
-    ssize_t n = write(c->fd, data, len);
+    ssize_t n = conn_write(c, data, len);
     if (n < 0 && errno != EAGAIN) {
       conn_dead(w, c);
       return;
@@ -387,18 +419,23 @@ static int parse(worker_t *w, conn_t *c, const uint8_t *p, size_t n, uint64_t no
   return 0;
 }
 
+/* One read for plain TCP (epoll is level-triggered); TLS reads until the record layer is empty, because
+   decrypted bytes it holds would never wake epoll. */
 static void on_readable(worker_t *w, conn_t *c) {
   uint64_t unique = 0;
-  ssize_t n = read(c->fd, w->buf, READ_BUF);
-  if (n == 0 || (n < 0 && errno != EAGAIN)) {
-    conn_dead(w, c);
-    return;
-  }
-  if (n < 0) return;
-  if (parse(w, c, w->buf, (size_t)n, now_ns(), &unique) != 0) {
-    w->bad++;
-    conn_dead(w, c);
-  }
+  do {
+    ssize_t n = conn_read(c, w->buf, READ_BUF);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) {
+      conn_dead(w, c);
+      break;
+    }
+    if (n < 0) break;
+    if (parse(w, c, w->buf, (size_t)n, now_ns(), &unique) != 0) {
+      w->bad++;
+      conn_dead(w, c);
+      break;
+    }
+  } while (c->ssl && c->state == C_OPEN);
   if (unique) atomic_fetch_add_explicit(&g_unique, unique, memory_order_relaxed);
 }
 
@@ -420,12 +457,37 @@ static int open_socket(worker_t *w, conn_t *c) {
   return 0;
 }
 
+/* Drives the TLS handshake; returns 1 when done, 0 while it waits for the socket, -1 on failure. */
+static int tls_step(worker_t *w, conn_t *c) {
+  int r = SSL_do_handshake(c->ssl);
+  if (r == 1) return 1;
+  int e = SSL_get_error(c->ssl, r);
+  ERR_clear_error();
+  if (e == SSL_ERROR_WANT_READ) ep_mod(w, c, EPOLLIN, EPOLL_CTL_MOD);
+  else if (e == SSL_ERROR_WANT_WRITE) ep_mod(w, c, EPOLLOUT, EPOLL_CTL_MOD);
+  else return -1;
+  return 0;
+}
+
 static int on_connect_event(worker_t *w, conn_t *c) {
-  if (c->state == C_CONNECTING) {
+  if (c->state == C_CONNECTING && !c->ssl) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err) return -1;
+    if (opt.tls[c->url]) {
+      c->ssl = SSL_new(tls_ctx);
+      if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) return -1;
+      SSL_set_connect_state(c->ssl);
+      c->state = C_TLS;
+    }
+  }
+  if (c->state == C_TLS) {
+    int rc = tls_step(w, c);
+    if (rc <= 0) return rc;
+    c->state = C_CONNECTING; /* handshake done: send the upgrade request below */
+  }
+  if (c->state == C_CONNECTING) {
     char req[512];
     char room[32] = "";
     if (opt.rooms) snprintf(room, sizeof room, "%sroom-%u", opt.path[c->url][strlen(opt.path[c->url]) - 1] == '/' ? "" : "/", room_of(c->global));
@@ -433,14 +495,14 @@ static int on_connect_event(worker_t *w, conn_t *c) {
                      "GET %s%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
                      opt.path[c->url], room, opt.hostport[c->url]);
-    if (write(c->fd, req, (size_t)n) != n) return -1;
+    if (conn_write(c, req, (size_t)n) != n) return -1;
     c->state = C_HANDSHAKE;
     c->hs = malloc(2048);
     c->hs_len = 0;
     ep_mod(w, c, EPOLLIN, EPOLL_CTL_MOD);
     return 0;
   }
-  ssize_t n = read(c->fd, c->hs + c->hs_len, 2047 - c->hs_len);
+  ssize_t n = conn_read(c, c->hs + c->hs_len, 2047 - c->hs_len);
   if (n <= 0) return n < 0 && errno == EAGAIN ? 0 : -1;
   c->hs_len += (uint16_t)n;
   c->hs[c->hs_len] = 0;
@@ -629,8 +691,14 @@ static void *worker_main(void *arg) {
 
 static int parse_url(const char *url, int i) {
   const char *p = url;
-  if (strncmp(p, "ws://", 5) != 0) return -1;
-  p += 5;
+  if (strncmp(p, "wss://", 6) == 0) {
+    opt.tls[i] = 1;
+    p += 6;
+  } else if (strncmp(p, "ws://", 5) == 0) {
+    p += 5;
+  } else {
+    return -1;
+  }
   const char *colon = strchr(p, ':');
   if (!colon) return -1;
   char host[64];
@@ -652,7 +720,7 @@ static int parse_url(const char *url, int i) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: loadgen --url ws://127.0.0.1:PORT/ [--url ...] --subs N --pubs P --payload BYTES\n"
+          "usage: loadgen --url ws[s]://127.0.0.1:PORT/ [--url ...] --subs N --pubs P --payload BYTES\n"
           "  --mode fixed|max --rate MSGS_PER_S --inflight N --warmup-s S --measure-s S --drain-s S\n"
           "  --batches B --threads T --timeout-s S --rooms R --sources N [--text] [--no-wait]\n");
   exit(2);
@@ -714,6 +782,11 @@ static void setup(void) {
     exit(2);
   }
   prctl(PR_SET_TIMERSLACK, 1UL); /* fixed-rate sends are timed to the microsecond, not to 50 us */
+  tls_ctx = SSL_CTX_new(TLS_client_method());
+  if (!tls_ctx) exit(2);
+  SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+  /* a queued frame may be retried from a grown, moved buffer, and may go out in parts */
+  SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   window = (opt.inflight + opt.pubs - 1) / opt.pubs;
   if (batches > window) batches = window;
   batch = window / batches;

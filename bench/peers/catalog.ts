@@ -1,11 +1,11 @@
 // Every peer the bench knows, by the name --peers uses.
 import { gorilla } from './gorilla.js';
-import { uwsRaw, wsPeer } from './node-peers.js';
+import { uwsRaw, uwsRawTls, wsPeer } from './node-peers.js';
 import { relayCluster } from './relay-cluster.js';
-import { relay } from './relay.js';
+import { relay, relayTls } from './relay.js';
 import type { Peer } from './types.js';
 
-export const PEERS: readonly Peer[] = [relay, uwsRaw, wsPeer, gorilla, relayCluster];
+export const PEERS: readonly Peer[] = [relay, uwsRaw, wsPeer, gorilla, relayCluster, relayTls, uwsRawTls];
 
 /** What runs when neither --peers nor the scenario names its peers: the single-process comparison. */
 export const DEFAULT_PEERS: readonly string[] = ['relay', 'uws-raw', 'ws', 'gorilla'];

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT_DIR } from '../paths.js';
+import { benchCertificate, tlsMissing } from '../tls.js';
 import { profileArgs, startServer } from './process.js';
 import type { ServerProcess } from './process.js';
 import type { Peer, PeerInstance, StartOptions } from './types.js';
@@ -45,5 +46,20 @@ export const relay: Peer = {
   async start(options: StartOptions): Promise<PeerInstance> {
     const server = await startRelay('relay', options);
     return { urls: [`ws://127.0.0.1:${server.port}/`], pids: [server.pid], close: () => server.stop() };
+  },
+};
+
+/** The relay with TLS on (server.tls.cert_file and key_file, a self-signed P-256 certificate): wss://. */
+export const relayTls: Peer = {
+  name: 'relay-tls',
+  description: 'this project with server.tls set (self-signed P-256 certificate): wss://',
+  rooms: true,
+  async unavailable(): Promise<string | null> {
+    return relayMissing() ?? (await tlsMissing());
+  },
+  async start(options: StartOptions): Promise<PeerInstance> {
+    const { cert, key } = await benchCertificate();
+    const server = await startRelay('relay-tls', options, { RELAY_SERVER__TLS__CERT_FILE: cert, RELAY_SERVER__TLS__KEY_FILE: key });
+    return { urls: [`wss://127.0.0.1:${server.port}/`], pids: [server.pid], close: () => server.stop() };
   },
 };

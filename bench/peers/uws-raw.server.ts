@@ -1,6 +1,7 @@
 // The ceiling: a bare uWS fan-out relay (subscribe in open, app.publish in message, nothing else).
 // Limits match the relay's defaults so the two differ only by what the relay adds on top.
 // BENCH_ROOMS=1: the request path is the topic (the least a rooms relay must keep per socket: its topic).
+// BENCH_TLS_CERT and BENCH_TLS_KEY: TLS (SSLApp), as the relay with server.tls.
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
 
@@ -8,7 +9,8 @@ const uws = createRequire(import.meta.url)('uWebSockets.js') as typeof Uws;
 const TOPIC = 'all';
 const limits = { maxPayloadLength: 64 * 1024, maxBackpressure: 1024 * 1024, idleTimeout: 120 };
 
-const app = uws.App();
+const { BENCH_TLS_CERT: cert, BENCH_TLS_KEY: key } = process.env;
+const app = cert && key ? uws.SSLApp({ cert_file_name: cert, key_file_name: key }) : uws.App();
 if (process.env.BENCH_ROOMS === '1') {
   app.ws<{ topic: string }>('/*', {
     ...limits,

@@ -65,6 +65,7 @@ describe('parity scenarios', () => {
     expect(selectScenarios('rooms').map((s) => s.name)).toEqual(['rooms-500x10-fixed', 'rooms-500x10-max']);
     expect(selectScenarios('scale').map((s) => s.subscribers)).toEqual([10_000, 18_000, SCALE_MAX_CONNECTIONS]);
     expect(() => selectScenarios('constructor')).toThrow(/unknown scenario/);
+    expect(selectScenarios('tls').every((s) => s.peers?.join() === 'relay,relay-tls,uws-raw-tls')).toBe(true);
   });
 
   it('keep one publisher per room and every chat client publishing', () => {
