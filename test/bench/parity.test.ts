@@ -9,46 +9,11 @@ import { ratios, summarize } from '../../bench/summary.js';
 import { evaluateTargets } from '../../bench/targets.js';
 import { trafficRssOf } from '../../bench/trial.js';
 import type { Trial } from '../../bench/trial.js';
+import { trial as baseTrial } from './trials.js';
 
+/** A trial of `scenario` with 1,000 connections opened in 100 ms and 60 MB of idle RSS. */
 function trial(scenario: string, peer: string, round: number, extra: Partial<Trial> = {}): Trial {
-  return {
-    scenario,
-    peer,
-    round,
-    position: 0,
-    ok: true,
-    error: null,
-    deliveriesPerS: 1000,
-    latencyUs: { p50: 100, p90: 150, p99: 200, p999: 300, max: 400 },
-    remoteLatencyUs: null,
-    remoteDeliveries: null,
-    remoteShare: null,
-    sent: 10,
-    expected: 100,
-    delivered: 100,
-    lost: 0,
-    duplicated: 0,
-    outOfOrder: 0,
-    malformed: 0,
-    disconnects: 0,
-    backplaneDropped: null,
-    serverCpuUsPerDelivery: 1,
-    serverCpuPct: 50,
-    baselineRssKiB: 40_000,
-    idleRssKiB: 60_000,
-    kibPerConnection: 1,
-    trafficRssKiB: null,
-    clientCpuPct: 10,
-    otherCpuPct: 0,
-    interruptCpuPct: 0,
-    stealCpuPct: 0,
-    clientThreads: 1,
-    loadgenSaturated: false,
-    stalled: false,
-    connections: 1000,
-    connectMs: 100,
-    ...extra,
-  };
+  return baseTrial(peer, round, 1000, 200, { scenario, baselineRssKiB: 40_000, idleRssKiB: 60_000, connections: 1000, connectMs: 100, ...extra });
 }
 
 const byName = (name: string): Scenario => {
@@ -74,6 +39,8 @@ describe('parity scenarios', () => {
     expect(rooms.publishers).toBe(rooms.rooms);
     const chat = byName('chat-1k');
     expect(chat.publishers).toBe(chat.subscribers);
+    // at least one message per publisher within warm-up + measure, or sends would run past the window
+    expect(chat.rateMsgsPerS * (chat.warmupS + chat.measureS)).toBeGreaterThanOrEqual(chat.publishers);
   });
 
   it('pass rooms and source addresses to the load generator, with every publisher on its first thread', () => {

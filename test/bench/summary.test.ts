@@ -14,47 +14,8 @@ import { rotate } from '../../bench/suite.js';
 import { ratios, spread, summarize, summarizeRemote } from '../../bench/summary.js';
 import { evaluateTargets } from '../../bench/targets.js';
 import type { Trial } from '../../bench/trial.js';
+import { trial } from './trials.js';
 
-function trial(peer: string, round: number, deliveriesPerS: number, p99: number, extra: Partial<Trial> = {}): Trial {
-  return {
-    scenario: 's',
-    peer,
-    round,
-    position: 0,
-    ok: true,
-    error: null,
-    deliveriesPerS,
-    latencyUs: { p50: p99 / 2, p90: p99 * 0.8, p99, p999: p99 * 1.2, max: p99 * 2 },
-    remoteLatencyUs: null,
-    remoteDeliveries: null,
-    remoteShare: null,
-    sent: 10,
-    expected: 100,
-    delivered: 100,
-    lost: 0,
-    duplicated: 0,
-    outOfOrder: 0,
-    malformed: 0,
-    disconnects: 0,
-    backplaneDropped: null,
-    serverCpuUsPerDelivery: 1,
-    serverCpuPct: 50,
-    baselineRssKiB: 1000,
-    idleRssKiB: 1100,
-    kibPerConnection: 1,
-    trafficRssKiB: null,
-    clientCpuPct: 10,
-    otherCpuPct: 0,
-    interruptCpuPct: 0,
-    stealCpuPct: 0,
-    clientThreads: 1,
-    loadgenSaturated: false,
-    stalled: false,
-    connections: 100,
-    connectMs: 1,
-    ...extra,
-  };
-}
 
 describe('scenarios', () => {
   it('covers the whole grid with unique names', () => {
