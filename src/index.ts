@@ -6,6 +6,7 @@ export { loadConfig, parseYaml, type LoadOptions } from './config/load.js';
 export { configSchema, parseConfig, defaultConfig, type Config, type ConfigInput } from './config/schema.js';
 export { ErrorCode, ExitCode, RelayError, ConfigError, NativeBindingError, ListenError } from './errors.js';
 export { createLogger, type Logger } from './logger.js';
+export type { ReloadResult, ReloadTrigger } from './reload/reloader.js';
 export {
   CloseCode,
   DISCONNECT_REASONS,
@@ -26,7 +27,9 @@ export type {
   Extensions,
   LimitDecision,
   MessageLimiter,
+  PreparedChange,
   ReadinessGate,
+  ReloadStep,
   ShutdownSteps,
   SocketRef,
   UpgradeInfo,

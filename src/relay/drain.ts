@@ -5,12 +5,21 @@ import { setTimeout as delay } from 'node:timers/promises';
 /** How often a paced drain wakes to close the next batch (ms); the batch is whatever the schedule says is due. */
 const TICK_MS = 20;
 
+/** The clock and the wait a paced drain uses; injectable so a test can run it on a fake clock. */
+export interface Pacing {
+  /** Monotonic clock (ms). */
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<unknown>;
+}
+
+const REAL: Pacing = { now: () => performance.now(), sleep: (ms) => delay(ms) };
+
 /**
  * Calls `end` once per item, item i at about `i / n * windowMs` after the start (the first at once, the last
  * before the window ends). With `windowMs` 0 every item ends now, synchronously. Resolves after the last.
- * @param now monotonic clock (ms)
  */
-export async function pacedEnd<T>(items: readonly T[], windowMs: number, end: (item: T) => void, now: () => number = performance.now.bind(performance)): Promise<void> {
+export async function pacedEnd<T>(items: readonly T[], windowMs: number, end: (item: T) => void, pacing: Pacing = REAL): Promise<void> {
+  const { now, sleep } = pacing;
   const n = items.length;
   if (windowMs <= 0 || n <= 1) {
     for (const item of items) end(item);
@@ -24,6 +33,6 @@ export async function pacedEnd<T>(items: readonly T[], windowMs: number, end: (i
     while (done < due) end(items[done++] as T);
     if (done >= n) return;
     const nextAt = start + (done * windowMs) / n;
-    await delay(Math.max(1, Math.min(TICK_MS, nextAt - now())));
+    await sleep(Math.max(1, Math.min(TICK_MS, nextAt - now())));
   }
 }

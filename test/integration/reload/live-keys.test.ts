@@ -1,5 +1,8 @@
 // SIGHUP-style reloads on a running relay: each live key takes effect for a new connection, while a connection
 // opened before the reload stays open and keeps receiving, with nothing lost.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HandshakeRefused, TestClient } from '../../helpers/client.js';
 import { metricValue, scrape } from '../../helpers/metrics.js';
@@ -69,6 +72,17 @@ describe('reloading live keys', () => {
     expect(relay.reload('SIGHUP').ok).toBe(true);
     expect(await refusal(new TestClient(relay.url, { headers: { Authorization: `Bearer ${OTHER}` } }))).toBe(401);
     await stillRelays(relay, old, 'tokens');
+  });
+
+  it('security.tokens_file: a reload re-reads the file even when the config did not change', async () => {
+    const tokens = join(mkdtempSync(join(tmpdir(), 'relay-tokens-')), 'tokens');
+    writeFileSync(tokens, `${OTHER}\n${TOKEN}\n`);
+    const relay = await startReloadable({ security: { auth: 'token', tokens_file: tokens } });
+    const old = await new TestClient(relay.url, { headers: { Authorization: `Bearer ${OTHER}` } }).opened();
+    writeFileSync(tokens, `# ${OTHER} revoked\n${TOKEN}\n`);
+    expect(relay.reload('SIGHUP')).toMatchObject({ ok: true, applied: [] });
+    expect(await refusal(new TestClient(relay.url, { headers: { Authorization: `Bearer ${OTHER}` } }))).toBe(401);
+    await stillRelays(relay, old, 'tokens file');
   });
 
   it('turning on a check the relay was started without needs a restart: named, not applied, the rest applied', async () => {
