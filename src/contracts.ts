@@ -62,10 +62,16 @@ export interface Admission<S = unknown> {
   closed?(state: S): void;
 }
 
-/** A limiter's answer for one message. Return shared constants: this runs per message and must not allocate. */
+/** Why a limiter dropped a message (the message is lost, the socket stays open). */
+export type DropReason = 'rate_limited';
+
+/**
+ * A limiter's answer for one message: relay it, drop it, or have the hub close the socket, each with the reason.
+ * Return shared constants: this runs per message and must not allocate.
+ */
 export type LimitDecision =
   | { readonly action: 'relay' }
-  | { readonly action: 'drop' }
+  | { readonly action: 'drop'; readonly reason: DropReason }
   | { readonly action: 'close'; readonly reason: PluginCloseReason };
 
 /** Per-message policy (rate limits). */

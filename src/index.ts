@@ -21,6 +21,7 @@ export type {
   AdmissionVerdict,
   Backplane,
   Deliver,
+  DropReason,
   EndSocket,
   ExtensionContext,
   ExtensionFactory,

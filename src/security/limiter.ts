@@ -15,7 +15,7 @@ export interface RateLimiterOptions {
 
 // Shared answers: the per-message path returns one of these, never a new object.
 const RELAY: LimitDecision = { action: 'relay' };
-const DROP: LimitDecision = { action: 'drop' };
+const DROP: LimitDecision = { action: 'drop', reason: 'rate_limited' };
 const CLOSE: LimitDecision = { action: 'close', reason: 'rate_limited' };
 
 /** Drops, or has the hub close (1008), a connection's message over its message or byte budget; others are untouched. */
