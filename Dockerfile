@@ -4,12 +4,12 @@
 #   docker build -t websocket-relay .
 #   docker run --rm -p 8443:8443 -p 9090:9090 websocket-relay
 #
-# Node 20 on glibc (bookworm) is a hard requirement: uWebSockets.js ships prebuilt binaries for
-# Node 20 (ABI 115) linked against glibc >= 2.36, for linux/amd64 and linux/arm64. Alpine/musl and
-# other Node majors fail at startup with a native-module error.
+# Node 24 LTS on Debian 13 (trixie): uWebSockets.js 20.57 ships prebuilt binaries for Node 20/22/24/25
+# linked against glibc >= 2.38, for linux/amd64 and linux/arm64. On an older base (bookworm) only
+# Node 20 runs, on uWS 20.30. Alpine/musl fails at startup (exit 3); see the README's support matrix.
 
 # Fully qualified so podman/buildah resolve it without a short-name search list (same image for Docker).
-ARG NODE_IMAGE=docker.io/library/node:20-bookworm-slim
+ARG NODE_IMAGE=docker.io/library/node:24-trixie-slim
 
 # --- build: full dependency tree, compile src/ -> dist/ ----------------------------------------
 # Runs on the build machine's platform even in a multi-arch build: dist/ is plain JS, so tsc need
@@ -17,8 +17,8 @@ ARG NODE_IMAGE=docker.io/library/node:20-bookworm-slim
 FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# --ignore-scripts: nothing here needs an install script. uWebSockets.js and its optional
-# bufferutil/utf-8-validate load prebuilt binaries at runtime; esbuild (dev only, via tsx/vitest)
+# --ignore-scripts: nothing here needs an install script. Both uWebSockets.js builds (and 20.30's optional
+# bufferutil/utf-8-validate) load prebuilt binaries at runtime; esbuild (dev only, via tsx/vitest)
 # is not used by `tsc`. The slim image has no compiler for a node-gyp fallback anyway.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
@@ -30,15 +30,22 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# uWebSockets.js ships 18 binaries in binaries/ (every OS, arch and Node ABI) plus stray copies of
-# three in dist/ that nothing loads (~110 MB in all); keep only the one this platform loads. Fails the
-# build on a platform it has no binary for (the relay would refuse to start there).
+# Two uWebSockets.js builds ship about 20 binaries each (every OS, arch and Node ABI; ~230 MB in all).
+# Keep only the one binary the relay loads here, as src/relay/uws.ts picks it: 20.57 when it loads,
+# else 20.30's (Node 20); the other package goes. Fails the build where neither loads (the relay
+# would refuse to start there).
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && keep="uws_$(node -p 'process.platform + "_" + process.arch + "_" + process.versions.modules').node" \
- && test -f "node_modules/uWebSockets.js/binaries/$keep" \
- && find node_modules/uWebSockets.js/binaries -type f ! -name "$keep" -delete \
- && rm -f node_modules/uWebSockets.js/dist/*.node
+ && node -e ' \
+      const fs = require("node:fs"); \
+      const file = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`; \
+      const keepOnly = (dir) => { for (const f of fs.readdirSync(dir)) if (f.endsWith(".node") && f !== file) fs.rmSync(`${dir}/${f}`); }; \
+      let dir = "node_modules/uWebSockets.js", other = "node_modules/uWebSockets.js-20.30"; \
+      try { require("uWebSockets.js"); } \
+      catch { require(`uWebSockets.js-20.30/binaries/${file}`); [dir, other] = [`${other}/binaries`, dir]; \
+              fs.rmSync("node_modules/uWebSockets.js-20.30/dist", { recursive: true }); } \
+      keepOnly(dir); fs.rmSync(other, { recursive: true }); \
+      console.log(`uWebSockets.js: kept ${dir}/${file}`);'
 
 # --- runtime: node + production node_modules + compiled JS + default config ---------------------
 FROM ${NODE_IMAGE} AS runtime

@@ -5,7 +5,7 @@
 # exit 0 in time), non-root, no dev dependencies or TypeScript sources; then `npm pack` ->
 # `npm install -g` -> a working `websocket-relay` command.
 #
-# Needs root (podman/buildah with --isolation=chroot, debootstrap). When node:20-bookworm-slim is
+# Needs root (podman/buildah with --isolation=chroot, debootstrap). When node:24-trixie-slim is
 # not in local storage (and SMOKE_PULL=1 is not set, or the pull fails), scripts/container/standin.sh
 # builds a stand-in.
 # Prints one `ok N - ...` line per step, stops at the first `FAIL N - ...` and exits 1.
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-BASE_IMAGE=docker.io/library/node:20-bookworm-slim
+BASE_IMAGE=docker.io/library/node:24-trixie-slim
 IMAGE="${SMOKE_IMAGE:-localhost/websocket-relay:smoke}"
 BUILD_TIMEOUT_S="${SMOKE_BUILD_TIMEOUT_S:-1200}"
 START_TIMEOUT_S=30        # relay up and logging "relay listening"
@@ -70,8 +70,8 @@ descendants() {
 relay_pid_under() {
   local pid
   for pid in $(descendants "$1") "$1"; do
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = node ] || continue
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'cli.js' && { echo "$pid"; return 0; }
+    # By argv, not comm: Node 24 names its main thread "MainThread".
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq '^(/[^ ]*/)?node .*cli\.js' && { echo "$pid"; return 0; }
   done
   return 1
 }
@@ -148,7 +148,7 @@ elif [ "${SMOKE_PULL:-0}" = 1 ] && timeout 300 podman pull -q "$BASE_IMAGE" >"$T
 else
   # Pulling is opt-in (SMOKE_PULL=1): machines without a registry mirror cannot reach one.
   note "$BASE_IMAGE is not in local storage"
-  note "building a stand-in: debootstrap minbase bookworm + this machine's node/npm"
+  note "building a stand-in: debootstrap minbase trixie + the official Node 24 and npm from the npm registry"
   started=$SECONDS
   timeout 1200 bash scripts/container/standin.sh "$BASE_IMAGE" >"$TMP/standin.log" 2>&1 ||
     fail_with_log "$TMP/standin.log" "base image: stand-in for $BASE_IMAGE"
@@ -206,12 +206,15 @@ problems=()
 [ -z "$ts_sources" ] || problems+=("TypeScript sources: $ts_sources")
 for d in src test bench scripts; do [ ! -e "$ROOTFS/app/$d" ] || problems+=("/app/$d exists"); done
 [ -f "$ROOTFS/app/dist/cli.js" ] || problems+=("/app/dist/cli.js missing")
+# Exactly one uWebSockets.js binary: the one the relay loads on this image's Node and glibc.
+uws_binaries=$(cd "$ROOTFS/app/node_modules" && find . -path './uWebSockets.js*' -name '*.node' | sort | tr '\n' ' ')
+[ "$(wc -w <<<"$uws_binaries")" = 1 ] || problems+=("expected exactly one uWebSockets.js binary, found: ${uws_binaries:-none}")
 cmp -s "$ROOTFS$CONTAINER_CONFIG" config/relay.yaml || problems+=("$CONTAINER_CONFIG differs from config/relay.yaml")
 [ "${#problems[@]}" -eq 0 ] || fail "image contents: ${problems[*]}"
 app_mb=$(du -sm "$ROOTFS/app" | cut -f1)
 prod_pkgs=$(node -p 'Object.keys(require(process.argv[1]).packages).length' "$ROOTFS/app/node_modules/.package-lock.json")
 buildah umount "$CTR" >/dev/null
-ok "image contents: /app ${app_mb} MB, dist/cli.js, none of the $dev_count dev-only lockfile packages, no .ts sources, default config at $CONTAINER_CONFIG"
+ok "image contents: /app ${app_mb} MB, dist/cli.js, one uWS binary (${uws_binaries% }), none of the $dev_count dev-only lockfile packages, no .ts sources, default config at $CONTAINER_CONFIG"
 
 # --- 6. configuration errors surface in the container -------------------------------------------
 # The image's entrypoint with its CMD replaced: the default config validates, and a bad env override
@@ -245,7 +248,13 @@ RELAY_PID=$(relay_pid_under "$RUNNER") || fail "relay started but no node proces
 if [ "$(json_field "$listening" ws_port)" != "$WS_PORT" ] || [ "$(json_field "$listening" metrics_port)" != "$METRICS_PORT" ]; then
   fail "relay listening on unexpected ports: $listening (expected ws $WS_PORT, metrics $METRICS_PORT)"
 fi
-ok "relay runs from the image: ${RUN_ARGV[*]} (config mounted, RELAY_SERVER__PORT over the file), ws 127.0.0.1:$WS_PORT, metrics 127.0.0.1:$METRICS_PORT"
+# The image's contract: Node 24 LTS on uWS 20.57.
+uws_version=$(json_field "$listening" uws_version)
+node_version=$(json_field "$listening" node_version)
+if [ "$uws_version" != 20.57.0 ] || [[ "$node_version" != v24.* ]]; then
+  fail_with_log "$TMP/relay.log" "relay in the image runs uWS '$uws_version' on Node '$node_version', expected uWS 20.57.0 on Node 24"
+fi
+ok "relay runs from the image on Node $node_version, uWS $uws_version: ${RUN_ARGV[*]} (config mounted, RELAY_SERVER__PORT over the file), ws 127.0.0.1:$WS_PORT, metrics 127.0.0.1:$METRICS_PORT"
 
 uids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$RELAY_PID/status")
 [ "$uids" = "1000 1000 1000 1000" ] || fail "relay process $RELAY_PID runs with uids '$uids', expected 1000 (node)"

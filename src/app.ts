@@ -13,17 +13,18 @@ import { pacedEnd } from './relay/drain.js';
 import { Hub } from './relay/hub.js';
 import { CloseCode } from './relay/protocol.js';
 import { CertificateRotation, readCertificatePair } from './relay/tls.js';
-import { loadUws, type TemplatedApp, type UwsModule } from './relay/uws.js';
+import { loadUwsBuild, type TemplatedApp, type UwsBuild, type UwsModule } from './relay/uws.js';
 import { CertificateReload } from './reload/certificates.js';
 import { ConfigReloader, type ReloadResult, type ReloadTrigger } from './reload/reloader.js';
+import { registerBuildInfo } from './metrics/build-info.js';
 
 /** How long clients get to complete the close handshake after 1001 before their connections are dropped (ms). */
 const CLOSE_HANDSHAKE_GRACE_MS = DRAIN_GRACE_S * 1000;
 
 export interface StartDeps {
   readonly logger: Logger;
-  /** The uWebSockets.js module; loaded (and checked for its native build) when omitted. */
-  readonly uws?: UwsModule;
+  /** The uWebSockets.js build; the newest that loads natively here when omitted (see loadUwsBuild). */
+  readonly uws?: UwsBuild;
   /** Builds the extensions for this config; may register closers on the lifecycle. */
   readonly extensions?: ExtensionFactory;
   /**
@@ -51,6 +52,8 @@ export interface Relay {
    * (relay_config_reloads_total). Never throws. Refused while shutting down.
    */
   reload(trigger?: ReloadTrigger): ReloadResult;
+  /** The uWebSockets.js build in use. */
+  readonly uws: UwsBuild;
   /**
    * Graceful shutdown: /readyz turns 503, (after shutdown.drain_delay_s) the listener closes, every client gets
    * 1001, extensions and the metrics server close. Idempotent; never rejects.
@@ -64,7 +67,8 @@ export interface Relay {
  */
 export async function start(config: Config, deps: StartDeps): Promise<Relay> {
   const logger = deps.logger;
-  const uws = deps.uws ?? loadUws();
+  const build = deps.uws ?? loadUwsBuild();
+  const uws = build.uws;
   const lifecycle = new Lifecycle(logger);
   const readiness = new Readiness();
   readiness.block('relay', 'starting');
@@ -79,6 +83,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     () => hub?.connections ?? 0,
     () => (reloader?.config ?? config).limits.max_connections,
   );
+  registerBuildInfo(metrics.registry, build.version);
   const app = createApp(uws, config);
 
   try {
@@ -96,6 +101,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     const extensions = (await deps.extensions?.({ config, logger, registry: metrics.registry, readiness, lifecycle })) ?? {};
     const started = new Hub({
       uws,
+      features: build.features,
       app,
       relay: config.relay,
       logger: logger.child({ room: 'hub' }),
@@ -167,6 +173,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
         return certificates?.fingerprint ?? null;
       },
       reload: (trigger) => reload(trigger),
+      uws: build,
       close: () => lifecycle.close(),
     };
   } catch (err) {

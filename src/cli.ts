@@ -11,6 +11,7 @@ import type { Config } from './config/schema.js';
 import { ExitCode, RelayError } from './errors.js';
 import { buildExtensions } from './extensions.js';
 import { createLogger, type Logger } from './logger.js';
+import { loadUwsBuild, UWS_BUILD_ENV } from './relay/uws.js';
 
 function parseArgs(argv: readonly string[]): Args {
   try {
@@ -54,7 +55,9 @@ async function main(): Promise<void> {
   const signals = handleSignals(logger);
   let relay: Relay;
   try {
-    relay = await start(config, { logger, extensions: buildExtensions, load });
+    // The build is chosen here because only the CLI reads the environment (WEBSOCKET_RELAY_UWS forces one).
+    const uws = loadUwsBuild({ force: process.env[UWS_BUILD_ENV] });
+    relay = await start(config, { logger, uws, extensions: buildExtensions, load });
   } catch (err) {
     if (err instanceof RelayError) {
       logger.fatal({ code: err.code, err: err.cause }, err.message);
@@ -63,7 +66,14 @@ async function main(): Promise<void> {
     throw err;
   }
   logger.info(
-    { ws_port: relay.wsPort, metrics_port: relay.metricsPort, tls: relay.tls, host: config.server.host },
+    {
+      ws_port: relay.wsPort,
+      metrics_port: relay.metricsPort,
+      tls: relay.tls,
+      host: config.server.host,
+      uws_version: relay.uws.version,
+      node_version: process.version,
+    },
     'relay listening',
   );
   signals.started(relay);

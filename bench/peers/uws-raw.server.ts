@@ -5,7 +5,18 @@
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
 
-const uws = createRequire(import.meta.url)('uWebSockets.js') as typeof Uws;
+const require = createRequire(import.meta.url);
+
+/** The build the relay picks (src/relay/uws.ts): 20.57 where it loads, else the 20.30 binary for Node 20. */
+function loadUws(): { uws: typeof Uws; version: string } {
+  try {
+    return { uws: require('uWebSockets.js') as typeof Uws, version: '20.57.0' };
+  } catch {
+    const binary = `uWebSockets.js-20.30/binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+    return { uws: require(binary) as typeof Uws, version: '20.30.0' };
+  }
+}
+const { uws, version } = loadUws();
 const TOPIC = 'all';
 const limits = { maxPayloadLength: 64 * 1024, maxBackpressure: 1024 * 1024, idleTimeout: 120 };
 
@@ -42,7 +53,7 @@ app.listen('127.0.0.1', 0, (token) => {
     console.error('uws-raw: listen failed');
     process.exit(1);
   }
-  console.log(JSON.stringify({ msg: 'peer listening', ws_port: uws.us_socket_local_port(token) }));
+  console.log(JSON.stringify({ msg: 'peer listening', ws_port: uws.us_socket_local_port(token), uws_version: version, node_version: process.version }));
   process.once('SIGTERM', () => {
     uws.us_listen_socket_close(token);
     process.exit(0);

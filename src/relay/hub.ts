@@ -14,6 +14,7 @@ import {
   type HttpResponse,
   type Listener,
   type TemplatedApp,
+  type UwsFeatures,
   type UwsModule,
   type WebSocket,
   type WebSocketBehavior,
@@ -28,8 +29,13 @@ export interface SocketData<A = unknown, L = unknown> {
   ip: string;
   /** Reason recorded by the relay before it ended the socket itself; null when the close came from elsewhere. */
   decided: DisconnectReason | null;
-  /** Bytes queued to the client when uWS unsubscribed it on close; tells a slow consumer from a TCP drop. */
+  /**
+   * Bytes queued to the client when uWS unsubscribed it on close; tells a slow consumer from a TCP drop on builds
+   * without the `dropped` handler (stays 0 on the others).
+   */
   bufferedAtClose: number;
+  /** Messages uWS dropped for this socket because it was over max_backpressure_bytes (builds with `dropped`). */
+  dropped: number;
   /** The admission's state for this socket (from its verdict); null without an admission. */
   admission: A | null;
   /** The limiter's state for this socket (its buckets); null without a limiter. */
@@ -53,6 +59,8 @@ export interface HubObserver {
 
 export interface HubOptions {
   readonly uws: UwsModule;
+  /** What the loaded uWS build adds (see uws.ts); none of it when omitted. */
+  readonly features?: UwsFeatures;
   readonly app: TemplatedApp;
   readonly relay: RelayConfig;
   readonly logger: Logger;
@@ -61,6 +69,28 @@ export interface HubOptions {
   readonly admission?: Admission;
   readonly limiter?: MessageLimiter;
   readonly backplane?: Backplane;
+}
+
+/**
+ * Where the build has it, uWS reports every message it drops for a socket over max_backpressure_bytes (and, with
+ * closeOnBackpressureLimit, closes that socket): the close is then known to be a slow consumer's.
+ */
+function countDrop(ws: WebSocket<SocketData>): void {
+  ws.getUserData().dropped++;
+}
+
+/**
+ * Elsewhere the bytes still queued when uWS unsubscribes the socket, just before `close`, tell a slow consumer from
+ * a TCP drop. The socket may already be invalid (inside ws.end()), and a throw here would silently abort the
+ * caller of end(), so nothing may escape.
+ */
+function recordBufferedAtClose(ws: WebSocket<SocketData>, newCount: number, oldCount: number): void {
+  if (newCount >= oldCount) return;
+  try {
+    ws.getUserData().bufferedAtClose = ws.getBufferedAmount();
+  } catch {
+    // invalidated by ws.end(): the relay decided the reason itself
+  }
 }
 
 /** uWS hard ceiling = the configured limit plus this slack, so a message just over the limit gets a real 1009 close frame. */
@@ -96,11 +126,13 @@ export class Hub {
     const live: LiveSettings = { echo: relay.echo, notSender: relay.echo ? 0 : 1, maxPayload: relay.max_payload_bytes };
     this.#live = live;
     this.#payloadCeiling = relay.max_payload_bytes;
+    /** Builds with a `dropped` handler tell a slow consumer by its drops; the others by its queued bytes (uws.ts). */
+    const dropsReported = opts.features?.dropped === true;
 
     this.#behavior = {
       maxPayloadLength: relay.max_payload_bytes + PAYLOAD_SLACK_BYTES,
       maxBackpressure: relay.max_backpressure_bytes,
-      closeOnBackpressureLimit: 1,
+      closeOnBackpressureLimit: true,
       idleTimeout: relay.idle_timeout_s,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
@@ -145,15 +177,9 @@ export class Hub {
       },
       subscription: (ws, topic, newCount, oldCount) => {
         audience.update(Buffer.from(topic).toString(), newCount);
-        // uWS unsubscribes just before `close`; the socket may already be invalid (inside ws.end()), and a
-        // throw here would silently abort the caller of end(), so nothing may escape.
-        if (newCount >= oldCount) return;
-        try {
-          ws.getUserData().bufferedAtClose = ws.getBufferedAmount();
-        } catch {
-          // invalidated by ws.end(): the relay decided the reason itself
-        }
+        if (!dropsReported) recordBufferedAtClose(ws, newCount, oldCount);
       },
+      ...(dropsReported ? { dropped: countDrop } : {}),
       // Runs inside ws.end() too, where a throw would silently abort the caller (a shutdown loop): nothing escapes.
       close: (ws, code, message) => {
         this.#sockets.delete(ws);
@@ -169,6 +195,7 @@ export class Hub {
             code,
             message: Buffer.from(message).toString(),
             bufferedBytes: data.bufferedAtClose,
+            droppedMessages: data.dropped,
             maxBackpressureBytes: relay.max_backpressure_bytes,
           });
           opts.observer.disconnected(reason);
@@ -333,7 +360,7 @@ export class Hub {
 
     const limiter = this.#opts.limiter;
     const accept = (ip: string, protocol: string, state: unknown): void => {
-      const data: SocketData = { topic, ip, decided: null, bufferedAtClose: 0, admission: state, limiter: limiter?.create(ip) ?? null };
+      const data: SocketData = { topic, ip, decided: null, bufferedAtClose: 0, dropped: 0, admission: state, limiter: limiter?.create(ip) ?? null };
       res.upgrade(data, key, protocol, extensions, context);
     };
     const refuse = (status: string, reason: RejectReason, body = status, headers?: Readonly<Record<string, string>>): void => {

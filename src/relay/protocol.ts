@@ -71,15 +71,17 @@ export interface CloseFacts {
   readonly code: number;
   /** uWS's reason text (the client's close reason, or uWS's own description of why it dropped the socket). */
   readonly message: string;
-  /** Bytes queued to the client when uWS unsubscribed it, just before close. */
+  /** Bytes queued to the client when uWS unsubscribed it, just before close (0 where uWS reports drops instead). */
   readonly bufferedBytes: number;
+  /** Messages uWS reported dropped for this socket over its backpressure limit (uWS 20.57; always 0 on 20.30). */
+  readonly droppedMessages: number;
   readonly maxBackpressureBytes: number;
 }
 
 /**
  * Names why a socket closed. uWS drops the TCP connection (1006) on protocol violations and tells why only in
- * the reason text; a slow consumer closed by closeOnBackpressureLimit also arrives as 1006 with no text, exactly
- * like a client's TCP drop, and only its queued bytes tell them apart.
+ * the reason text; a slow consumer closed by closeOnBackpressureLimit also arrives as 1006, with the same text as
+ * a client's TCP drop, and only the drops uWS reported (20.57) or its queued bytes (20.30) tell them apart.
  */
 export function classifyClose(facts: CloseFacts): DisconnectReason {
   if (facts.decided !== null) return facts.decided;
@@ -87,8 +89,10 @@ export function classifyClose(facts: CloseFacts): DisconnectReason {
   if (facts.code !== CloseCode.abnormal) return 'client_close';
   switch (facts.message) {
     case '':
-      // A TCP drop by the client, or a frame-level protocol violation (uWS gives no text for those either).
-      return facts.bufferedBytes >= facts.maxBackpressureBytes ? 'slow_consumer' : 'client_close';
+    case 'Received TCP FIN before WebSocket close frame':
+      // A TCP drop by the client, or closeOnBackpressureLimit: uWS 20.57 names both "Received TCP FIN…"; 20.30
+      // gives no text for them, nor for a frame-level protocol violation. Drops or queued bytes tell them apart.
+      return facts.droppedMessages > 0 || facts.bufferedBytes >= facts.maxBackpressureBytes ? 'slow_consumer' : 'client_close';
     case 'Received too big message':
       return 'payload_too_big';
     case 'Received invalid UTF-8':

@@ -1,48 +1,207 @@
-// The only module that loads uWebSockets.js: refuses its slow JS fallback, and wraps listen/close as promises.
+// The only module that loads uWebSockets.js. Two native builds are installed; this picks the one that loads here,
+// never runs the 20.30 package's slow pure-JS fallback, and wraps listen/close as promises.
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
-import { ListenError, NativeBindingError } from '../errors.js';
+import { ConfigError, ListenError, NativeBindingError } from '../errors.js';
 
-/** The native module; its typings omit the LIBUS_LISTEN_EXCLUSIVE_PORT constant the binary exports. */
+/** The native module (typings: uWS 20.57's, a superset of what the relay uses on 20.30). */
 export type UwsModule = typeof Uws & { readonly LIBUS_LISTEN_EXCLUSIVE_PORT: number };
 export type { TemplatedApp, WebSocket, WebSocketBehavior, HttpRequest, HttpResponse, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
 
 /**
- * Loads uWebSockets.js and proves the native build is in use.
- * The package silently swaps in a pure-JS server when no binary matches this Node ABI; that fallback has no
- * SSLApp and no listen options, so we check for those and refuse to start without them.
+ * What the loaded build can do beyond what both builds share. Other rooms branch on these, never on a version.
+ *
+ * `dropped`: uWS calls the `dropped` behaviour handler, `(ws, message, isBinary)`, for every message it does not
+ * queue to `ws` because the socket is over `maxBackpressure` (with `closeOnBackpressureLimit` the socket is also
+ * being closed). `message` is valid only during the call. 20.30 accepts the handler and never calls it, so code
+ * that needs to know about drops must fall back to `ws.getBufferedAmount()` there.
+ *
+ * `filter`: `app.filter((res, count) => …)` is called when any connection of the app (HTTP or WebSocket) opens
+ * (count 1) or closes (count -1). 20.30 has no `filter`.
+ *
+ * `namesAbnormalCloses`: the close handler's message names every close without a close frame (1006):
+ * "Received TCP FIN before WebSocket close frame" for a TCP drop (and for a socket closed by
+ * closeOnBackpressureLimit), "Received invalid WebSocket frame" for a frame-level protocol violation. 20.30 gives
+ * an empty message for all three.
+ *
+ * `httpRequestTimeoutS`: uWS drops a connection that has not completed its HTTP request (the upgrade) this long
+ * after it opened, whatever it trickles; uWS checks every 4 s, so the drop comes up to 4 s later.
+ */
+export interface UwsFeatures {
+  readonly dropped: boolean;
+  readonly filter: boolean;
+  readonly namesAbnormalCloses: boolean;
+  readonly httpRequestTimeoutS: number;
+}
+
+/** The build in use: the module, its version and what it adds. */
+export interface UwsBuild {
+  readonly uws: UwsModule;
+  /** e.g. "20.57.0" (the relay_build_info uws_version label). */
+  readonly version: string;
+  readonly features: UwsFeatures;
+}
+
+/** Environment variable that forces one build (20.57 or 20.30); the CLI passes it to loadUwsBuild. */
+export const UWS_BUILD_ENV = 'WEBSOCKET_RELAY_UWS';
+
+/** Linux builds of 20.57 link against this glibc; older systems cannot load them. */
+const MIN_GLIBC_20_57 = '2.38';
+
+interface BuildSpec {
+  readonly version: string;
+  /** What `WEBSOCKET_RELAY_UWS` accepts for it. */
+  readonly name: string;
+  /** The id to require on this runtime. */
+  readonly id: (rt: Runtime) => string;
+  /** Why it cannot load here, when that follows from the runtime alone; null when it should load. */
+  readonly unsupported: (rt: Runtime) => string | null;
+  readonly features: UwsFeatures;
+}
+
+/** Preferred first. */
+const BUILDS: readonly BuildSpec[] = [
+  {
+    version: '20.57.0',
+    name: '20.57',
+    // The package's own loader: it throws (no fallback) when its binary does not load.
+    id: () => 'uWebSockets.js',
+    unsupported: (rt) => {
+      if (!['115', '127', '137', '141'].includes(rt.abi)) return 'needs Node 20, 22, 24 or 25';
+      if (rt.platform !== 'linux') return null;
+      if (rt.glibc === null) return `needs glibc >= ${MIN_GLIBC_20_57} (this Linux has none: musl?)`;
+      return compareVersions(rt.glibc, MIN_GLIBC_20_57) < 0 ? `needs glibc >= ${MIN_GLIBC_20_57}` : null;
+    },
+    features: { dropped: true, filter: true, namesAbnormalCloses: true, httpRequestTimeoutS: 30 },
+  },
+  {
+    version: '20.30.0',
+    name: '20.30',
+    // The binary itself: the package's loader falls back to a pure-JS server, with console output, when it fails.
+    id: (rt) => `uWebSockets.js-20.30/binaries/uws_${rt.platform}_${rt.arch}_${rt.abi}.node`,
+    unsupported: (rt) => (rt.abi === '115' ? null : 'needs Node 20'),
+    features: { dropped: false, filter: false, namesAbnormalCloses: false, httpRequestTimeoutS: 10 },
+  },
+];
+
+/** The facts about this process that decide which build can load. */
+export interface Runtime {
+  readonly node: string;
+  readonly abi: string;
+  readonly platform: string;
+  readonly arch: string;
+  /** glibc version on Linux; null elsewhere or on musl. */
+  readonly glibc: string | null;
+}
+
+/** This process's runtime. */
+export function currentRuntime(): Runtime {
+  let glibc: string | null = null;
+  if (process.platform === 'linux') {
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+    glibc = header?.glibcVersionRuntime ?? null;
+  }
+  return { node: process.version, abi: process.versions.modules, platform: process.platform, arch: process.arch, glibc };
+}
+
+export interface LoadOptions {
+  /** Force one build: "20.57" or "20.30" (the value of WEBSOCKET_RELAY_UWS); undefined or "" = pick. */
+  readonly force?: string | undefined;
+  readonly load?: (id: string) => unknown;
+  /** For tests; computed from this process when omitted (only if a build fails to load). */
+  readonly runtime?: Runtime;
+}
+
+/**
+ * Loads the newest build that loads natively here: 20.57 (Node 20-25; glibc >= 2.38 on Linux), else 20.30 (Node 20).
+ * @throws NativeBindingError (one line: Node version, ABI, platform, glibc, and what would work)
+ * @throws ConfigError when `force` names no build
+ */
+export function loadUwsBuild(options: LoadOptions = {}): UwsBuild {
+  const load = options.load ?? createRequire(import.meta.url);
+  const force = options.force ?? '';
+  let candidates = BUILDS;
+  if (force !== '') {
+    candidates = BUILDS.filter((b) => b.name === force || b.version === force);
+    if (candidates.length === 0) {
+      throw new ConfigError([`${UWS_BUILD_ENV}: "${force}" is not a uWS build; use ${BUILDS.map((b) => b.name).join(' or ')}, or unset it`]);
+    }
+  }
+  let rt = options.runtime;
+  const reasons: string[] = [];
+  for (const build of candidates) {
+    rt ??= currentRuntime();
+    const unsupported = build.unsupported(rt);
+    if (unsupported !== null) {
+      reasons.push(`uWS ${build.version} ${unsupported}`);
+      continue;
+    }
+    let mod: unknown;
+    try {
+      mod = load(build.id(rt));
+    } catch (err) {
+      reasons.push(`uWS ${build.version} failed to load (${firstLine(err)})`);
+      continue;
+    }
+    if (!isNative(mod)) {
+      reasons.push(`uWS ${build.version} loaded without its native exports`);
+      continue;
+    }
+    return { uws: mod, version: build.version, features: build.features };
+  }
+  rt ??= currentRuntime();
+  const forced = force === '' ? '' : ` (${UWS_BUILD_ENV}=${force})`;
+  throw new NativeBindingError(
+    `no uWebSockets.js native build runs on Node ${rt.node} (ABI ${rt.abi}, ${rt.platform}-${rt.arch}, ` +
+      `glibc ${rt.glibc ?? 'none'})${forced}: ${reasons.join('; ')}; ` +
+      `use Node 20, or Node 20, 22, 24 or 25 with glibc >= ${MIN_GLIBC_20_57} (Debian 13, Ubuntu 24.04, node:24-trixie-slim)`,
+  );
+}
+
+/**
+ * Loads uWebSockets.js (see loadUwsBuild) and returns the module only.
  * @throws NativeBindingError naming the Node version and ABI
  */
-export function loadUws(load: (id: string) => unknown = createRequire(import.meta.url)): UwsModule {
-  let mod: unknown;
-  try {
-    mod = load('uWebSockets.js');
-  } catch (err) {
-    throw new NativeBindingError(describeMissing('it failed to load'), { cause: err });
-  }
-  assertNative(mod);
-  return mod;
+export function loadUws(load?: (id: string) => unknown): UwsModule {
+  return loadUwsBuild(load === undefined ? {} : { load }).uws;
 }
 
-/** @throws NativeBindingError unless `mod` has the native exports the relay needs */
+/** @throws NativeBindingError unless `mod` has the native exports the relay needs (a JS fallback lacks them) */
 export function assertNative(mod: unknown): asserts mod is UwsModule {
-  const m = mod as Partial<UwsModule> | null;
-  if (
-    typeof m?.App !== 'function' ||
-    typeof m.SSLApp !== 'function' ||
-    typeof m.LIBUS_LISTEN_EXCLUSIVE_PORT !== 'number' ||
-    typeof m.us_socket_local_port !== 'function'
-  ) {
-    throw new NativeBindingError(describeMissing('only its pure-JS fallback loaded'));
+  if (!isNative(mod)) {
+    throw new NativeBindingError(
+      `uWebSockets.js native binary is not available (only a pure-JS fallback loaded) for Node ${process.version} ` +
+        `(ABI ${process.versions.modules}, ${process.platform}-${process.arch})`,
+    );
   }
 }
 
-function describeMissing(what: string): string {
+function isNative(mod: unknown): mod is UwsModule {
+  const m = mod as Partial<UwsModule> | null;
   return (
-    `uWebSockets.js native binary is not available (${what}) for Node ${process.version} ` +
-    `(ABI ${process.versions.modules}, ${process.platform}-${process.arch}); ` +
-    `the relay needs Node 20 (ABI 115) on glibc >= 2.36 Linux or macOS`
+    typeof m?.App === 'function' &&
+    typeof m.SSLApp === 'function' &&
+    typeof m.LIBUS_LISTEN_EXCLUSIVE_PORT === 'number' &&
+    typeof m.us_socket_local_port === 'function'
   );
+}
+
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  // 20.57's loader puts its own banner first and the dlopen error (the useful part) last.
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  return (lines.find((l) => /GLIBC|cannot open|invalid ELF|Module did not self-register|NODE_MODULE_VERSION/.test(l)) ?? lines[0] ?? '').trim();
+}
+
+/** -1, 0 or 1 for dotted numeric versions ("2.36" < "2.38"). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
 }
 
 /** A bound listener: the token to close it with, and the port the kernel gave. */
@@ -58,7 +217,7 @@ export interface Listener {
  */
 export function listen(uws: UwsModule, app: Uws.TemplatedApp, host: string, port: number, what: string): Promise<Listener> {
   return new Promise((resolve, reject) => {
-    // The typings omit the (host, port, options, cb) overload that the native build has.
+    // The typings omit the (host, port, options, cb) overload that both native builds have.
     const listenWithHost = app.listen as unknown as (
       host: string,
       port: number,
@@ -75,10 +234,7 @@ export function listen(uws: UwsModule, app: Uws.TemplatedApp, host: string, port
   });
 }
 
-/**
- * Closes the app's listen sockets and every connection it still holds, without close frames. The native build has
- * `close()`; the typings of this version omit it.
- */
+/** Closes the app's listen sockets and every connection it still holds, without close frames (both builds). */
 export function closeApp(app: Uws.TemplatedApp): void {
-  (app as Uws.TemplatedApp & { close(): void }).close();
+  app.close();
 }

@@ -125,14 +125,6 @@ describe('startup failures', () => {
     first.child.kill('SIGTERM');
     expect(await within(first.exited, 10_000, 'first relay to exit')).toBe(0);
   });
-
-  it('without the native uWebSockets.js build it refuses to start, naming the Node version and ABI', async () => {
-    const { code, stderr } = await runCliToExit(['-c', configFile(LOOPBACK)], { UWS_USE_FALLBACK: '1' });
-    expect(code).toBe(3);
-    expect(stderr).toContain('uWebSockets.js native binary is not available');
-    expect(stderr).toContain(`Node ${process.version}`);
-    expect(stderr).toContain(`ABI ${process.versions.modules}`);
-  });
 });
 
 describe('graceful shutdown', () => {

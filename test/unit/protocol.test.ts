@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyClose, CloseCode, RELAY_TOPIC, topicFor, type CloseFacts } from '../../src/relay/protocol.js';
 
-const base: CloseFacts = { decided: null, code: 1006, message: '', bufferedBytes: 0, maxBackpressureBytes: 1024 };
+const base: CloseFacts = { decided: null, code: 1006, message: '', bufferedBytes: 0, droppedMessages: 0, maxBackpressureBytes: 1024 };
 
 describe('classifyClose', () => {
   it('keeps the reason the relay decided itself', () => {
@@ -21,6 +21,14 @@ describe('classifyClose', () => {
     expect(classifyClose({ ...base, bufferedBytes: 2048 })).toBe('slow_consumer');
     expect(classifyClose({ ...base, bufferedBytes: 1024 })).toBe('slow_consumer');
     expect(classifyClose({ ...base, bufferedBytes: 100 })).toBe('client_close');
+  });
+
+  it('uWS 20.57: a TCP FIN is a client_close unless uWS reported drops for the socket (a slow consumer)', () => {
+    const fin = { ...base, message: 'Received TCP FIN before WebSocket close frame' };
+    expect(classifyClose(fin)).toBe('client_close');
+    expect(classifyClose({ ...fin, droppedMessages: 1 })).toBe('slow_consumer');
+    expect(classifyClose({ ...base, droppedMessages: 3 })).toBe('slow_consumer');
+    expect(classifyClose({ ...base, message: 'Received invalid WebSocket frame' })).toBe('protocol_error');
   });
 
   it("maps uWS's own drop reasons", () => {

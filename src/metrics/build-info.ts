@@ -1,0 +1,18 @@
+// relay_build_info: what is running, as labels on a constant 1 (the Prometheus convention for build facts).
+import { createRequire } from 'node:module';
+import { Gauge, type Registry } from 'prom-client';
+
+/** The relay's own version, from its package.json (next to dist/ and src/ alike). */
+export const RELAY_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+/** Registers relay_build_info{version, node_version, uws_version} 1 on `registry`. */
+export function registerBuildInfo(registry: Registry, uwsVersion: string, nodeVersion: string = process.version): void {
+  new Gauge({
+    name: 'relay_build_info',
+    help: 'The relay version, Node.js version and uWebSockets.js build in use; always 1',
+    labelNames: ['version', 'node_version', 'uws_version'] as const,
+    registers: [registry],
+  })
+    .labels(RELAY_VERSION, nodeVersion, uwsVersion)
+    .set(1);
+}
