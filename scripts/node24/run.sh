@@ -29,8 +29,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 SUITE=trixie
 # What the test suite and bench run inside: redis-server (cluster tests), openssl (TLS tests),
-# gcc + libc6-dev (the bench's C load generator), procps (ps), ca-certificates (npm).
-PACKAGES=ca-certificates,openssl,redis-server,gcc,libc6-dev,procps
+# gcc + libc6-dev (the bench's C load generator), procps (ps), ca-certificates (npm), prometheus (promtool
+# checks the example alerts; prometheus scrapes a relay in the observability suite).
+PACKAGES=ca-certificates,openssl,redis-server,gcc,libc6-dev,procps,prometheus
 # Bump when the way the root is built changes: a new root is built next to the old one.
 FORMAT=1
 CACHE="$NODE24_CACHE"
