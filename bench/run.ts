@@ -99,6 +99,9 @@ async function main(): Promise<number> {
   if (relay) notes.push(`relay processes started with${relay.nodeFlags.length ? ` node ${relay.nodeFlags.join(' ')}` : ''}${Object.entries(relay.env).map(([k, v]) => ` ${k}=${v}`).join('')}`);
   const trials = peers.length ? await runSuite({ scenarios, peersFor, repeat, loadgen, cpus, profileDir, log, ...(relay ? { relay } : {}) }) : [];
   const summaries = summarize(trials);
+  const runtimes = new Map<string, Set<string>>();
+  for (const t of trials) if (t.runtime !== undefined) (runtimes.get(t.peer) ?? runtimes.set(t.peer, new Set()).get(t.peer)!).add(t.runtime);
+  if (runtimes.size) notes.push(`peers ran on: ${Array.from(runtimes, ([peer, r]) => `${peer} ${Array.from(r).join(' / ')}`).join('; ')}`);
   const ratioList = ratios(trials);
   // Quick runs are too small for the targets to mean anything.
   const targets = argv.quick ? [] : evaluateTargets(scenarios, summaries, ratioList);

@@ -19,6 +19,8 @@ export interface LatencyUs {
 export interface Trial {
   readonly scenario: string;
   readonly peer: string;
+  /** what the server ran on (Node and uWS build), when its listening line says */
+  readonly runtime?: string;
   /** 0-based repeat round; ratios pair trials of the same round */
   readonly round: number;
   /** position of this peer within its round (orders rotate between rounds) */
@@ -154,7 +156,8 @@ export async function runTrial(input: TrialInput): Promise<Trial> {
     const machine = { processes: now.processes - machineAtGo.processes, interrupts: now.interrupts - machineAtGo.interrupts, steal: now.steal - machineAtGo.steal };
     const trafficS = (performance.now() - goAt) / 1000;
     const trafficRss = trafficRssOf(samples, scenario.warmupS);
-    return fromResult(base, result, { baselineRss, idleRss, trafficRss, ticks, machine, trafficS, clockTicks: cpus.clockTicks, backplaneDropped });
+    const trial = fromResult(base, result, { baselineRss, idleRss, trafficRss, ticks, machine, trafficS, clockTicks: cpus.clockTicks, backplaneDropped });
+    return { ...trial, runtime: instance.runtime };
   } catch (err) {
     return failed(base, (err as Error).message);
   } finally {

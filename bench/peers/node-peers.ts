@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT_DIR } from '../paths.js';
 import { benchCertificate, tlsMissing } from '../tls.js';
-import { profileArgs, startServer } from './process.js';
+import { profileArgs, runtimeOf, startServer } from './process.js';
 import { transpiled } from './transpile.js';
 import type { Peer, PeerInstance, StartOptions } from './types.js';
 
@@ -23,7 +23,7 @@ function nodePeer(name: string, description: string, file: string, rooms = false
         Object.assign(env, { BENCH_TLS_CERT: cert, BENCH_TLS_KEY: key });
       }
       const server = await startServer({ name, command: process.execPath, args: [...profileArgs(options.profileDir), script], env, cwd: ROOT_DIR, cpus: options.cpus });
-      return { urls: [`${tls ? 'wss' : 'ws'}://127.0.0.1:${server.port}/`], pids: [server.pid], close: () => server.stop() };
+      return { urls: [`${tls ? 'wss' : 'ws'}://127.0.0.1:${server.port}/`], pids: [server.pid], runtime: runtimeOf(server.listening), close: () => server.stop() };
     },
   };
 }

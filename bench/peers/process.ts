@@ -103,6 +103,15 @@ export function startProcess<T>(spec: ServerSpec, waitingFor: string, isReady: (
   });
 }
 
+/** "node v24.22.3, uWS 20.57.0" from a listening line's node_version and uws_version; undefined without them. */
+export function runtimeOf(listening: Readonly<Record<string, unknown>>): string | undefined {
+  const parts = [
+    typeof listening.node_version === 'string' ? `node ${listening.node_version}` : null,
+    typeof listening.uws_version === 'string' ? `uWS ${listening.uws_version}` : null,
+  ].filter((p): p is string => p !== null);
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}
+
 /** The relay logs pino JSON; the bench peers print the same shape. Any JSON line with a numeric ws_port counts. */
 export function listeningLine(line: string): (Record<string, unknown> & { ws_port: number }) | null {
   if (!line.startsWith('{')) return null;

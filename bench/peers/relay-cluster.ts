@@ -2,7 +2,7 @@
 // server. Subscribers alternate between the instances (the load generator's round-robin over
 // urls), so about half of all deliveries cross Redis; the load generator reports those separately.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ServerProcess } from './process.js';
+import { runtimeOf, type ServerProcess } from './process.js';
 import { redisMissing, startRedis } from './redis.js';
 import type { RedisProcess } from './redis.js';
 import { relayMissing, startRelay } from './relay.js';
@@ -70,6 +70,7 @@ export const relayCluster: Peer = {
     return {
       urls: relays.map((r) => `ws://127.0.0.1:${r.port}/`),
       pids: [...relays.map((r) => r.pid), redis.pid],
+      runtime: relays[0] && runtimeOf(relays[0].listening),
       close: () => (closing ??= stopAll(relays, redis)),
       async backplaneDropped(): Promise<number> {
         const pages = await Promise.all(ports.map((port) => fetchText(port, '/metrics')));

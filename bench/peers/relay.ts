@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT_DIR } from '../paths.js';
 import { benchCertificate, tlsMissing } from '../tls.js';
-import { profileArgs, startServer } from './process.js';
+import { profileArgs, runtimeOf, startServer } from './process.js';
 import type { ServerProcess } from './process.js';
 import type { Peer, PeerInstance, StartOptions } from './types.js';
 
@@ -45,7 +45,7 @@ export const relay: Peer = {
   unavailable: () => Promise.resolve(relayMissing()),
   async start(options: StartOptions): Promise<PeerInstance> {
     const server = await startRelay('relay', options);
-    return { urls: [`ws://127.0.0.1:${server.port}/`], pids: [server.pid], close: () => server.stop() };
+    return { urls: [`ws://127.0.0.1:${server.port}/`], pids: [server.pid], runtime: runtimeOf(server.listening), close: () => server.stop() };
   },
 };
 
@@ -60,6 +60,6 @@ export const relayTls: Peer = {
   async start(options: StartOptions): Promise<PeerInstance> {
     const { cert, key } = await benchCertificate();
     const server = await startRelay('relay-tls', options, { RELAY_SERVER__TLS__CERT_FILE: cert, RELAY_SERVER__TLS__KEY_FILE: key });
-    return { urls: [`wss://127.0.0.1:${server.port}/`], pids: [server.pid], close: () => server.stop() };
+    return { urls: [`wss://127.0.0.1:${server.port}/`], pids: [server.pid], runtime: runtimeOf(server.listening), close: () => server.stop() };
   },
 };

@@ -9,6 +9,8 @@ export interface PeerInstance {
   readonly urls: readonly string[];
   /** processes whose CPU and RSS count as the server's; empty when measuring an external server */
   readonly pids: readonly number[];
+  /** what the server ran on, from its listening line, e.g. "node v24.22.3, uWS 20.57.0"; absent when it does not say */
+  readonly runtime?: string;
   /** stops every process; safe to call more than once */
   close(): Promise<void>;
   /**

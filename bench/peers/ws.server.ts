@@ -12,7 +12,7 @@ server.on('connection', (socket) => {
 server.on('listening', () => {
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('ws: expected a TCP address');
-  console.log(JSON.stringify({ msg: 'peer listening', ws_port: address.port }));
+  console.log(JSON.stringify({ msg: 'peer listening', ws_port: address.port, node_version: process.version }));
 });
 
 process.once('SIGTERM', () => {

@@ -90,7 +90,10 @@ while IFS='=' read -r name _; do envs+=("$name=${!name}"); done < <(env | grep -
 # The checkout is mounted at the same path; the command runs in the caller's directory when that is inside it.
 CHECKOUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 case "$PWD/" in "$CHECKOUT"/*) CWD="$PWD" ;; *) CWD="$CHECKOUT" ;; esac
-export ROOT HOST_CA CHECKOUT NODE24_BIND="${NODE24_BIND:-}"
+# The host's npm cache serves inside too: what `npm ci` cached here installs offline there (the package test does).
+NPM_CACHE=$(npm config get cache 2>/dev/null || true)
+[ -d "$NPM_CACHE" ] || NPM_CACHE=
+export ROOT HOST_CA CHECKOUT NPM_CACHE NODE24_BIND="${NODE24_BIND:-}"
 exec unshare --mount --pid --fork --propagation private -- bash -c '
   set -e
   mount --rbind /dev "$ROOT/dev"
@@ -100,6 +103,10 @@ exec unshare --mount --pid --fork --propagation private -- bash -c '
   mount -t tmpfs tmpfs "$ROOT/run"
   mkdir -p "$ROOT$CHECKOUT"
   mount --bind "$CHECKOUT" "$ROOT$CHECKOUT"
+  if [ -n "$NPM_CACHE" ]; then
+    mkdir -p "$ROOT/root/.npm"
+    mount --bind "$NPM_CACHE" "$ROOT/root/.npm"
+  fi
   IFS=: read -ra extra <<<"$NODE24_BIND"
   for dir in "${extra[@]}"; do
     [ -n "$dir" ] || continue
