@@ -30,12 +30,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SUITE=trixie
 # What the test suite and bench run inside: redis-server (cluster tests), openssl (TLS tests),
 # gcc + libc6-dev (the bench's C load generator), procps (ps), ca-certificates (npm), prometheus (promtool
-# checks the example alerts; prometheus scrapes a relay in the observability suite).
+# checks the example alerts; prometheus scrapes a relay in the observability suite): installed by debootstrap.
 PACKAGES=ca-certificates,openssl,redis-server,gcc,libc6-dev,procps,prometheus
+# chromium (browser tests): installed with apt afterwards; debootstrap cannot configure its desktop dependencies.
+APT_PACKAGES="chromium"
 # Bump when the way the root is built changes: a new root is built next to the old one.
 FORMAT=1
 CACHE="$NODE24_CACHE"
-KEY=$(printf '%s\n' "$FORMAT" "$SUITE" "$NODE24_NODE" "$NODE24_NPM" "$PACKAGES" | sha256sum | cut -c1-12)
+KEY=$(printf '%s\n' "$FORMAT" "$SUITE" "$NODE24_NODE" "$NODE24_NPM" "$PACKAGES" "$APT_PACKAGES" | sha256sum | cut -c1-12)
 ROOT="$CACHE/$SUITE-node$NODE24_NODE-$KEY"
 
 log() { printf '# node24: %s\n' "$*" >&2; }
@@ -52,7 +54,20 @@ build_root() {
   log "building $ROOT: debootstrap --variant=minbase $SUITE from $mirror (a few minutes, once)"
   timeout "${NODE24_TIMEOUT_S:-1200}" debootstrap --variant=minbase --components=main --include="$PACKAGES" \
     "$SUITE" "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-    { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap $SUITE failed"; }
+    { cp "$work/debootstrap.log" "$CACHE/debootstrap-failed.log"; tail -n 30 "$work/debootstrap.log" >&2
+      die "debootstrap $SUITE failed (log: $CACHE/debootstrap-failed.log)"; }
+  log "apt-get install $APT_PACKAGES"
+  # No service starts inside the root; /dev and /proc only for the length of the install.
+  printf '#!/bin/sh\nexit 101\n' >"$work/root/usr/sbin/policy-rc.d"
+  chmod 0755 "$work/root/usr/sbin/policy-rc.d"
+  cp /etc/resolv.conf "$work/root/etc/resolv.conf"
+  # shellcheck disable=SC2016  # expanded by the inner shell
+  unshare --mount --propagation private -- sh -c '
+    mount --rbind /dev "$1/dev" && mount -t proc proc "$1/proc" &&
+    chroot "$1" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $2"
+  ' node24-apt "$work/root" "$APT_PACKAGES" >"$work/apt.log" 2>&1 ||
+    { cp "$work/apt.log" "$CACHE/apt-failed.log"; tail -n 30 "$work/apt.log" >&2; die "apt-get install $APT_PACKAGES failed"; }
+  rm -f "$work/root/usr/sbin/policy-rc.d"
   log "node $NODE24_NODE and npm $NODE24_NPM from the npm registry"
   node24_install "$work/root"
   rm -rf "$work/root"/var/cache/apt/archives/*.deb "$work/root"/var/lib/apt/lists/* "$work/root"/var/log/*
