@@ -138,14 +138,15 @@ describe('loadgen with two URLs', () => {
     const { stdout } = await run(binary, args);
     const result = JSON.parse(stdout.trim().split('\n').pop() ?? '') as {
       lost: number;
-      latency_ns: { count: number; p50: number };
+      latency_ns: { count: number; p50: number; mean: number };
       remote_latency_ns: { count: number; p50: number; max: number } | null;
     };
     expect(result.lost).toBe(0);
     expect(result.remote_latency_ns?.count).toBe(result.latency_ns.count / 2);
     expect(result.remote_latency_ns?.p50).toBeGreaterThanOrEqual(HOP_MS * 1e6);
-    // the median of all deliveries is the slowest direct one, well under the hop
-    expect(result.latency_ns.p50).toBeLessThan(HOP_MS * 1e6);
+    // half the deliveries are direct: the mean of all stays under the hop (the median sits exactly on the
+    // boundary between the two halves, so it may be the first crossing one)
+    expect(result.latency_ns.mean).toBeLessThan(HOP_MS * 1e6);
   }, 30_000);
 });
 
