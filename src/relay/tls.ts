@@ -79,7 +79,10 @@ export interface StagedCertificate {
   readonly copied: boolean;
 }
 
-/** Serves a new certificate to new TLS handshakes that carry SNI; idempotent close() removes the private copies. */
+/**
+ * Serves a new certificate to new TLS handshakes that carry SNI; idempotent close() removes the private copies.
+ * Once a handshake has used a replaced certificate, a further replacement is refused (see stage).
+ */
 export class CertificateRotation {
   readonly #opts: CertificateRotationOptions;
   readonly #patterns = new Set<string>();
@@ -102,6 +105,14 @@ export class CertificateRotation {
    * root filesystem) the configured files are used as they are.
    */
   stage(pair: CertificatePair, tls: TlsConfig): StagedCertificate {
+    // Replacing a server name's context makes uWS delete that name's router while TLS connections made through it
+    // may still be waiting to send their HTTP request (or the next one): the first byte they send then reads freed
+    // memory and the process dies. Until every connection from those contexts is gone, only a restart is safe.
+    if (this.#patterns.size > 0) {
+      throw new ConfigError([
+        'server.tls: the certificate was already replaced since start and served to clients; replacing it again needs a restart',
+      ]);
+    }
     const passphrase = pair.passphrase === null ? {} : { passphrase: pair.passphrase };
     try {
       this.#dir ??= mkdtempSync(join(tmpdir(), 'websocket-relay-tls-'));

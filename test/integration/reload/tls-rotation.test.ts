@@ -81,13 +81,15 @@ describe('certificate rotation', () => {
     expect(await seen(relay, undefined)).toBe(fp(A));
     await stillRelays(relay, old);
 
-    // And again: each rotation replaces the last.
+    // Not again once the replacement served a handshake: uWS would free routes that connections made through it
+    // still use (tls-second-rotation.test.ts shows the crash this prevents). Refused, the running certificate stays.
     copyFileSync(C.cert, files.cert);
     copyFileSync(C.key, files.key);
-    expect(relay.reload('SIGHUP').ok).toBe(true);
-    expect(await seen(relay, 'localhost')).toBe(fp(C));
+    const again = relay.reload('SIGHUP');
+    expect(again.ok).toBe(false);
+    expect(again.problems.join('\n')).toContain('server.tls: the certificate was already replaced');
+    expect(await seen(relay, 'localhost')).toBe(fp(B));
     await stillRelays(relay, old);
-    expect(relay.logs.some((l) => l.msg === 'TLS certificate replaced for new connections' && l.fingerprint === fp(C))).toBe(true);
   });
 
   it('new paths in the config file are applied by a reload', async () => {

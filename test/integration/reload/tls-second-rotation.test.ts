@@ -1,0 +1,85 @@
+// A second certificate replacement would make uWS free the routes of a TLS context that connections still use: a
+// client that finished its handshake before the replacement and sends its request after it crashed the relay. The
+// relay (a real process, so a crash cannot take the test runner with it) refuses that replacement and keeps serving.
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type TLSSocket } from 'node:tls';
+import { expect, it } from 'vitest';
+import { listening, runCli, type CliRun } from '../../helpers/cli.js';
+import { until, within } from '../../helpers/wait.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'relay-tls-second-'));
+
+function pair(name: string): { cert: string; key: string; fp: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+  ], { stdio: 'ignore' });
+  return { cert, key, fp: new X509Certificate(readFileSync(cert)).fingerprint256 };
+}
+
+function logLines(run: CliRun): { msg: string; [k: string]: unknown }[] {
+  return run.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string });
+}
+
+/** A TLS connection with SNI that has finished its handshake and sent nothing yet. */
+function handshake(port: number): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+it('a connection opened before a refused second replacement still gets its upgrade; the relay keeps running', async () => {
+  const [A, B, C] = [pair('a'), pair('b'), pair('c')];
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  const use = (p: { cert: string; key: string }): void => {
+    copyFileSync(p.cert, cert);
+    copyFileSync(p.key, key);
+  };
+  use(A);
+  const file = join(dir, 'relay.yaml');
+  writeFileSync(file, `server: { host: 127.0.0.1, port: 0, tls: { cert_file: ${cert}, key_file: ${key}, watch: false } }\nmetrics: { enabled: false }\n`);
+  const run = runCli(['-c', file]);
+  const { ws_port } = await listening(run);
+  const reloads = (): number => logLines(run).filter((l) => l.msg === 'configuration reloaded' || l.msg.startsWith('configuration reload refused;')).length;
+
+  use(B);
+  run.child.kill('SIGHUP');
+  await until(() => reloads() === 1, 10_000, 'the first replacement');
+  const waiting = await handshake(ws_port);
+  expect(waiting.getPeerCertificate().fingerprint256).toBe(B.fp);
+
+  use(C);
+  run.child.kill('SIGHUP');
+  await until(() => reloads() === 2, 10_000, 'the second reload');
+
+  let answer = '';
+  waiting.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+  waiting.write(
+    'GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  await within(
+    Promise.race([
+      until(() => answer.includes('\r\n\r\n'), 10_000, 'the upgrade answer'),
+      run.exited.then((code) => Promise.reject(new Error(`the relay died (${code}):\n${run.stderr()}`))),
+    ]),
+    10_000,
+    'the upgrade answer',
+  );
+  expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+  expect(logLines(run).some((l) => String(l['problem']).includes('replacing it again needs a restart'))).toBe(true);
+  waiting.destroy();
+  const fresh = await handshake(ws_port);
+  expect(fresh.getPeerCertificate().fingerprint256).toBe(B.fp);
+  fresh.destroy();
+  run.child.kill('SIGTERM');
+  expect(await within(run.exited, 10_000, 'the relay to exit')).toBe(0);
+});
