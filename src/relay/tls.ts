@@ -2,9 +2,9 @@
 // a new certificate is served through SNI contexts: one per count of hostname labels ("*", "*.*", ...), added as
 // handshakes ask for them and replaced on every rotation. Open connections keep the context they were made with.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { TlsConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -157,6 +157,36 @@ export class CertificateRotation {
     this.#dir = null;
   }
 
+  /**
+   * Whether the files uWS is about to read still hold the checked pair: uWS crashes the process on a context whose
+   * files are missing or unreadable. Private copies a temporary-file cleaner removed are written again; configured
+   * files (no private copy) that changed since are not used, and that server name keeps the certificate from start.
+   */
+  #filesHold(staged: StagedCertificate): boolean {
+    const { cert_file_name: cert, key_file_name: key } = staged.files;
+    const holds = (file: string, pem: string): boolean => {
+      try {
+        return readFileSync(file, 'utf8') === pem;
+      } catch {
+        return false;
+      }
+    };
+    if (holds(cert, staged.pair.certPem) && holds(key, staged.pair.keyPem)) return true;
+    if (staged.copied) {
+      try {
+        mkdirSync(dirname(cert), { recursive: true, mode: 0o700 });
+        writeFileSync(cert, staged.pair.certPem, { mode: 0o600 });
+        writeFileSync(key, staged.pair.keyPem, { mode: 0o600 });
+        return true;
+      } catch (err) {
+        this.#opts.logger.error({ err, file: cert }, 'the private copy of the certificate is gone and cannot be written again');
+        return false;
+      }
+    }
+    this.#opts.logger.warn({ cert_file: cert, key_file: key }, 'certificate files changed since they were checked; this server name keeps the certificate from start');
+    return false;
+  }
+
   /** Runs inside a TLS handshake (a synchronous call from uWS): it must not throw. */
   #missing(hostname: string): void {
     try {
@@ -170,7 +200,7 @@ export class CertificateRotation {
   }
 
   #add(pattern: string): void {
-    if (this.#current === null) return;
+    if (this.#current === null || !this.#filesHold(this.#current)) return;
     this.#opts.app.addServerName(pattern, this.#current.files);
     this.#opts.route(pattern);
     this.#patterns.add(pattern);
