@@ -33,7 +33,8 @@ SUITE=trixie
 # checks the example alerts; prometheus scrapes a relay in the observability suite): installed by debootstrap.
 PACKAGES=ca-certificates,openssl,redis-server,gcc,libc6-dev,procps,prometheus
 # chromium (browser tests): installed with apt afterwards; debootstrap cannot configure its desktop dependencies.
-APT_PACKAGES="chromium"
+# libssl-dev: the bench's load generator speaks wss:// with OpenSSL.
+APT_PACKAGES="chromium libssl-dev"
 # Bump when the way the root is built changes: a new root is built next to the old one.
 FORMAT=1
 CACHE="$NODE24_CACHE"
