@@ -1,5 +1,6 @@
 // Composition root: wires config, logger, metrics, the uWS hub and the metrics server; returns the bound
 // ports and an idempotent close(). Touches no process state: the CLI owns argv, env, signals and exit.
+import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DRAIN_GRACE_S, type Config } from './config/schema.js';
 import type { ExtensionFactory } from './contracts.js';
@@ -7,10 +8,13 @@ import { mountDemoPage } from './demo/page.js';
 import { ConfigError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { setLogLevel, type Logger } from './logger.js';
+import { backpressureMetrics } from './metrics/backpressure.js';
 import { createMetrics, type RelayMetrics } from './metrics/registry.js';
 import { MetricsServer, Readiness } from './metrics/server.js';
+import { BackpressureGuard, resolveLimits, type BackpressureState } from './relay/backpressure.js';
 import { pacedEnd } from './relay/drain.js';
 import { Hub } from './relay/hub.js';
+import { defaultBackpressureBudget, memoryLimit } from './relay/memory.js';
 import { CloseCode } from './relay/protocol.js';
 import { CertificateRotation, readCertificatePair } from './relay/tls.js';
 import { loadUwsBuild, type TemplatedApp, type UwsBuild, type UwsModule } from './relay/uws.js';
@@ -41,6 +45,8 @@ export interface Relay {
   readonly metricsPort: number | null;
   readonly tls: boolean;
   readonly hub: Hub;
+  /** The slow-consumer guard (its `state` holds queued bytes, cuts and shed messages). */
+  readonly backpressure: BackpressureGuard;
   readonly metrics: RelayMetrics;
   readonly readiness: Readiness;
   /** The configuration in force (after reloads; restart-only keys keep their value from start). */
@@ -99,7 +105,15 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       lifecycle.add('metrics server', () => server.close());
     }
     const extensions = (await deps.extensions?.({ config, logger, registry: metrics.registry, readiness, lifecycle })) ?? {};
-    const started = new Hub({
+    const limits = resolveLimits(config.relay, () => defaultBackpressureBudget(memoryLimit()));
+    const guard: BackpressureGuard = new BackpressureGuard({
+      ...limits,
+      cutter: () => started,
+      observer: backpressureMetrics(metrics.registry, (): BackpressureState => guard.state, limits.budgetBytes),
+      logger: logger.child({ room: 'backpressure' }),
+      now: () => performance.now(),
+    });
+    const started: Hub = new Hub({
       uws,
       features: build.features,
       app,
@@ -107,9 +121,13 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       logger: logger.child({ room: 'hub' }),
       counters: metrics.counters,
       observer: metrics,
+      flow: guard,
       ...extensions,
     });
     hub = started;
+    guard.start();
+    lifecycle.add('backpressure sweep', () => guard.close());
+    logger.info({ budget_bytes: limits.budgetBytes, soft_bytes: limits.softBytes, max_stall_s: config.relay.max_stall_s }, 'slow-consumer limits');
     if (config.server.demo_page) mountDemoPage(app);
     const live = new ConfigReloader({
       config,
@@ -164,6 +182,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       metricsPort,
       tls: config.server.tls.cert_file !== null,
       hub: started,
+      backpressure: guard,
       metrics,
       readiness,
       get config() {

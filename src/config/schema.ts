@@ -57,7 +57,33 @@ const relay = z.strictObject({
     .min(1024)
     .max(1024 * 1024 * 1024)
     .default(1048576)
-    .describe('bytes a slow client may have queued before it is disconnected as a slow consumer'),
+    .describe('bytes a client may have queued before uWS drops it without a close frame (the hard per-socket limit)'),
+  soft_backpressure_bytes: z
+    .number()
+    .int()
+    .min(512)
+    .nullable()
+    .default(null)
+    .describe(
+      'bytes queued at which the relay ends a slow client with 4008 "slow consumer", the close frame queued behind its data; null = half of max_backpressure_bytes',
+    ),
+  max_stall_s: z
+    .number()
+    .min(0)
+    .max(3600)
+    .default(10)
+    .describe('a client whose queue has not drained at all for this long is ended with 4008 "slow consumer", whatever its size (seconds); 0 disables'),
+  max_total_backpressure_bytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      'bytes queued over all clients together; above it the largest queues are dropped first until under; 0 = a quarter of the memory limit (cgroup memory.max, else physical memory)',
+    ),
+}).refine((r) => r.soft_backpressure_bytes === null || r.soft_backpressure_bytes < r.max_backpressure_bytes, {
+  message: 'must be less than max_backpressure_bytes',
+  path: ['soft_backpressure_bytes'],
 });
 
 /** Paths the metrics server answers itself; metrics.path may not shadow them. */

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { RelayConfig } from '../config/schema.js';
 import { formatAddress } from './address.js';
 import { Audience } from './audience.js';
+import { FlowState } from './backpressure.js';
 import { CloseCode, classifyClose, PLUGIN_CLOSES, topicFor, WS_PORT_HEALTH_PATH, type DisconnectReason, type PluginCloseReason, type RejectReason } from './protocol.js';
 import {
   closeApp,
@@ -40,6 +41,23 @@ export interface SocketData<A = unknown, L = unknown> {
   admission: A | null;
   /** The limiter's state for this socket (its buckets); null without a limiter. */
   limiter: L | null;
+  /** The flow control's state for this socket (bytes published, last drain). */
+  readonly flow: FlowState;
+}
+
+/**
+ * Keeps slow readers and fast publishers from costing the relay its memory or the other clients their connections
+ * (relay/backpressure.ts). Told about every socket, asked about every message; it cuts through `endSocket` and
+ * `dropSocket`.
+ */
+export interface FlowControl {
+  opened(ws: WebSocket<SocketData>, data: SocketData): void;
+  /** May run inside ws.end(): must not throw. */
+  closed(ws: WebSocket<SocketData>, data: SocketData): void;
+  /** uWS `drain`: the socket's queue shrank. */
+  drained(data: SocketData): void;
+  /** Returns false to drop a message at its publisher. Called after the limiter, before the fan-out. */
+  allow(data: SocketData, bytes: number): boolean;
 }
 
 /** Plain counters bumped on the hot path; the metrics registry reads them at scrape time. */
@@ -69,6 +87,7 @@ export interface HubOptions {
   readonly admission?: Admission;
   readonly limiter?: MessageLimiter;
   readonly backplane?: Backplane;
+  readonly flow?: FlowControl;
 }
 
 /**
@@ -122,6 +141,7 @@ export class Hub {
     const counters = opts.counters;
     const limiter = opts.limiter;
     const backplane = opts.backplane;
+    const flow = opts.flow;
     const audience = this.#audience;
     const live: LiveSettings = { echo: relay.echo, notSender: relay.echo ? 0 : 1, maxPayload: relay.max_payload_bytes };
     this.#live = live;
@@ -144,6 +164,7 @@ export class Hub {
         opts.observer.connectionOpened();
         try {
           const data = ws.getUserData();
+          flow?.opened(ws, data);
           if (data.admission !== null) opts.admission?.opened?.(data.admission, ws as unknown as SocketRef);
         } catch (err) {
           this.#failed(ws, err, 'open');
@@ -164,6 +185,7 @@ export class Hub {
               return;
             }
           }
+          if (flow !== undefined && !flow.allow(data, bytes)) return;
           counters.messages++;
           counters.receivedBytes += bytes;
           const topic = data.topic;
@@ -175,6 +197,7 @@ export class Hub {
           this.#failed(ws, err, 'message');
         }
       },
+      ...(flow === undefined ? {} : { drain: (ws: WebSocket<SocketData>) => flow.drained(ws.getUserData()) }),
       subscription: (ws, topic, newCount, oldCount) => {
         audience.update(Buffer.from(topic).toString(), newCount);
         if (!dropsReported) recordBufferedAtClose(ws, newCount, oldCount);
@@ -185,6 +208,7 @@ export class Hub {
         this.#sockets.delete(ws);
         const data = ws.getUserData();
         try {
+          flow?.closed(ws, data);
           if (data.admission !== null) opts.admission?.closed?.(data.admission);
         } catch (err) {
           opts.logger.error({ err }, 'admission close hook failed');
@@ -267,6 +291,12 @@ export class Hub {
   endSocket(ws: WebSocket<SocketData>, reason: DisconnectReason, code: number, text: string): void {
     ws.getUserData().decided = reason;
     ws.end(code, text);
+  }
+
+  /** Closes one socket's TCP connection at once, without a close frame (its queue is freed), recording why. */
+  dropSocket(ws: WebSocket<SocketData>, reason: DisconnectReason): void {
+    ws.getUserData().decided = reason;
+    ws.close();
   }
 
   /** Refuses new upgrades and closes the listen socket; open sockets keep relaying. Idempotent. */
@@ -360,7 +390,7 @@ export class Hub {
 
     const limiter = this.#opts.limiter;
     const accept = (ip: string, protocol: string, state: unknown): void => {
-      const data: SocketData = { topic, ip, decided: null, bufferedAtClose: 0, dropped: 0, admission: state, limiter: limiter?.create(ip) ?? null };
+      const data: SocketData = { topic, ip, decided: null, bufferedAtClose: 0, dropped: 0, admission: state, limiter: limiter?.create(ip) ?? null, flow: new FlowState() };
       res.upgrade(data, key, protocol, extensions, context);
     };
     const refuse = (status: string, reason: RejectReason, body = status, headers?: Readonly<Record<string, string>>): void => {

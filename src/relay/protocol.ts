@@ -10,6 +10,8 @@ export const CloseCode = {
   internalError: 1011,
   /** The JWT the client authenticated with expired while it was connected. */
   tokenExpired: 4001,
+  /** The client read too slowly: its queue passed the soft limit, or did not drain for relay.max_stall_s. */
+  slowConsumer: 4008,
 } as const;
 
 /** Every value of the `reason` label of relay_disconnections_total, declared up front so label children are bounded. */

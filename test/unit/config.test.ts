@@ -25,7 +25,16 @@ describe('schema', () => {
   it('parse({}) fills every default', () => {
     const config = parseConfig({});
     expect(config.server).toEqual({ host: '0.0.0.0', port: 8443, tls: { cert_file: null, key_file: null, passphrase: null, watch: true }, demo_page: false });
-    expect(config.relay).toEqual({ echo: true, rooms: false, max_payload_bytes: 65536, idle_timeout_s: 120, max_backpressure_bytes: 1048576 });
+    expect(config.relay).toEqual({
+      echo: true,
+      rooms: false,
+      max_payload_bytes: 65536,
+      idle_timeout_s: 120,
+      max_backpressure_bytes: 1048576,
+      soft_backpressure_bytes: null,
+      max_stall_s: 10,
+      max_total_backpressure_bytes: 0,
+    });
     expect(config.metrics).toEqual({ enabled: true, host: '0.0.0.0', port: 9090, path: '/metrics', reload_endpoint: false });
     expect(config.shutdown).toEqual({ timeout_s: 10, drain_delay_s: 0, drain_spread_s: 0 });
     expect(config.log).toEqual({ level: 'info' });

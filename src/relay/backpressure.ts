@@ -1,0 +1,364 @@
+// Bounded memory across slow consumers. A sweep every SWEEP_INTERVAL_MS reads every socket's queue (one native
+// call each) and ends clients past the soft limit or stalled with 4008 "slow consumer", and drops the largest
+// queues when the total passes the budget. A check every few KiB a client publishes sheds that publisher's excess
+// while a reader of its room is behind but still reading: the source pays for a flood, not its readers.
+//
+// uWS facts this relies on (WebSocket.h, 20.30 and 20.57 alike): send() drops a frame once the queue is over
+// maxBackpressure, the close frame of end() included, so the close frame needs a soft limit below the hard one;
+// end() unsubscribes at once (nothing more is copied in) but the socket keeps its queue until the client reads it
+// or uWS's close timeout fires; `drain` fires only when a queue shrank, never for a fully stalled socket; close()
+// frees the queue at once, without a close frame.
+import type { RelayConfig } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import type { SocketData } from './hub.js';
+import { CloseCode, type DisconnectReason } from './protocol.js';
+import type { WebSocket } from './uws.js';
+
+/** Period of the sweep over every socket (ms). Measured cost: see the README (Slow consumers). */
+export const SWEEP_INTERVAL_MS = 100;
+
+/** How long a room keeps shedding its heavy publishers once found pressed before it is measured again (ms). */
+const SHED_HOLD_MS = 20;
+
+/**
+ * A socket that never drained counts as stalled once its queue has been non-empty this long (ms). A reader that
+ * reads as fast as it can drains soon after falling behind; a stalled one never does. Before that, the two look
+ * the same (a flood fills a reader's queue in a few ms).
+ */
+const FIRST_DRAIN_MS = 250;
+
+/** A socket that has drained before counts as stalled once it has not drained for this long (ms): a busy reader's process may pause. */
+const NEXT_DRAIN_MS = 1000;
+
+/** Why the guard cut a socket; label of relay_slow_consumer_cuts_total. */
+export const CUT_TRIGGERS = ['soft_limit', 'stall', 'budget'] as const;
+export type CutTrigger = (typeof CUT_TRIGGERS)[number];
+
+/** Per-socket flow state, on SocketData.flow: plain numbers, updated without allocation. */
+export class FlowState {
+  /** Payload bytes this socket has published (dropped ones included). */
+  sentBytes = 0;
+  /** sentBytes at which this publisher's room is next checked for pressure. */
+  checkAt = 0;
+  /** Clock time (ms) of the last `drain`, i.e. the last time this socket's queue shrank. */
+  drainedAt = -Infinity;
+  /** Clock time (ms) since which the queue has been non-empty without interruption; -1 while empty. */
+  busySince = -1;
+}
+
+/** What the guard needs from the hub: it decides, the hub acts. */
+export interface SocketCutter {
+  /** Ends the socket with a close frame queued behind its data (the queue stays until read or uWS times it out). */
+  endSocket(ws: WebSocket<SocketData>, reason: DisconnectReason, code: number, text: string): void;
+  /** Closes the TCP connection now, without a close frame: its queue is freed at once. */
+  dropSocket(ws: WebSocket<SocketData>, reason: DisconnectReason): void;
+}
+
+/** Events the guard reports to metrics; the registry reads `state` at scrape time. */
+export interface BackpressureObserver {
+  cut(trigger: CutTrigger): void;
+}
+
+export interface BackpressureOptions extends ResolvedLimits {
+  readonly cutter: () => SocketCutter;
+  readonly observer: BackpressureObserver;
+  readonly logger: Logger;
+  /** Monotonic clock (ms). */
+  readonly now: () => number;
+}
+
+interface Room {
+  /** Every socket of the room with its data (no getUserData call while scanning). */
+  readonly sockets: Map<WebSocket<SocketData>, SocketData>;
+  /** Until this clock time (ms) publishers of this room that reach a check have their messages dropped. */
+  shedUntil: number;
+  /** Bytes queued over the room's sockets at its last scan. */
+  queued: number;
+}
+
+interface Queued {
+  readonly ws: WebSocket<SocketData>;
+  readonly room: Room;
+  readonly bytes: number;
+  /** No drain for NEXT_DRAIN_MS, and non-empty for FIRST_DRAIN_MS: not a reader that is merely behind. */
+  readonly stalled: boolean;
+  /** Never drained (lately), non-empty for less than FIRST_DRAIN_MS: reader or stalled, not known yet. */
+  readonly unproven: boolean;
+  /** No progress for relay.max_stall_s. */
+  readonly overdue: boolean;
+  trigger: CutTrigger | null;
+}
+
+/** Point-in-time readings for the metrics registry. */
+export interface BackpressureState {
+  /** Bytes queued over open sockets at their rooms' last scans. */
+  queuedBytes: number;
+  /** Bytes still held by sockets ended with a close frame that may not have closed yet (estimate). */
+  lingeringBytes: number;
+  /** Messages dropped at their publisher because most of its room could not keep up. */
+  shedMessages: number;
+  /** Sockets cut by the guard since start, by trigger. */
+  readonly cuts: Record<CutTrigger, number>;
+}
+
+/**
+ * The slow-consumer guard: one per hub. A room is scanned by the sweep and whenever one of its publishers has sent
+ * another checkpoint's worth of bytes (an eighth of the soft limit), so a queue cannot outgrow the soft limit
+ * between two looks however fast it fills. `start()` begins sweeping; `close()` stops it (idempotent).
+ */
+export class BackpressureGuard {
+  readonly #o: BackpressureOptions;
+  readonly #rooms = new Map<string, Room>();
+  /** Publisher bytes between two scans of its room. */
+  readonly #checkpointBytes: number;
+  /** A queue at least this long, of a socket not known to be stalled, presses its room. */
+  readonly #pressureBytes: number;
+  readonly #linger = new Ledger();
+  #timer: NodeJS.Timeout | null = null;
+  #lastLogAt = -Infinity;
+  #unlogged = { soft_limit: 0, stall: 0, budget: 0 };
+  readonly state: BackpressureState = { queuedBytes: 0, lingeringBytes: 0, shedMessages: 0, cuts: { soft_limit: 0, stall: 0, budget: 0 } };
+
+  constructor(opts: BackpressureOptions) {
+    this.#o = opts;
+    this.#pressureBytes = opts.softBytes;
+    this.#checkpointBytes = Math.max(1, Math.floor(opts.softBytes / 8));
+  }
+
+  get budgetBytes(): number {
+    return this.#o.budgetBytes;
+  }
+
+  start(): void {
+    if (this.#timer !== null) return;
+    this.#timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  close(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  opened(ws: WebSocket<SocketData>, data: SocketData): void {
+    let room = this.#rooms.get(data.topic);
+    if (room === undefined) {
+      room = { sockets: new Map(), shedUntil: 0, queued: 0 };
+      this.#rooms.set(data.topic, room);
+    }
+    room.sockets.set(ws, data);
+  }
+
+  closed(ws: WebSocket<SocketData>, data: SocketData): void {
+    const room = this.#rooms.get(data.topic);
+    if (room === undefined) return;
+    room.sockets.delete(ws);
+    if (room.sockets.size === 0) {
+      this.state.queuedBytes -= room.queued;
+      this.#rooms.delete(data.topic);
+    }
+  }
+
+  /** uWS `drain`: the socket's queue shrank. */
+  drained(data: SocketData): void {
+    data.flow.drainedAt = this.#o.now();
+  }
+
+  /**
+   * Per message, before it is published: false drops it (shed at the source). Costs one add and one compare
+   * until the sender has published another checkpoint's worth of bytes.
+   */
+  allow(data: SocketData, bytes: number): boolean {
+    const flow = data.flow;
+    if ((flow.sentBytes += bytes) < flow.checkAt) return true;
+    return this.#checkpoint(data, flow);
+  }
+
+  #checkpoint(data: SocketData, flow: FlowState): boolean {
+    const room = this.#rooms.get(data.topic);
+    if (room === undefined) return true;
+    const now = this.#o.now();
+    if (now >= room.shedUntil) {
+      const queued: Queued[] = [];
+      if (this.#scan(room, now, queued)) room.shedUntil = now + SHED_HOLD_MS;
+      this.#act(queued, now);
+    }
+    if (now < room.shedUntil) {
+      // Check again at this sender's next message: it stays shed only while its room is pressed.
+      flow.checkAt = flow.sentBytes;
+      this.state.shedMessages++;
+      return false;
+    }
+    flow.checkAt = flow.sentBytes + this.#checkpointBytes;
+    return true;
+  }
+
+  /** One pass over every room: soft limit, stall, then the total budget. */
+  sweep(): void {
+    const now = this.#o.now();
+    const queued: Queued[] = [];
+    for (const room of this.#rooms.values()) this.#scan(room, now, queued);
+    this.#act(queued, now);
+  }
+
+  /**
+   * Reads every queue of `room` (one native call per socket), records the non-empty ones in `out` with the cut
+   * they deserve, and returns whether the room is pressed: its publishers send faster than its readers read.
+   * Stalled queues do not count: those are slow consumers, cut here, and must not cost the others their messages.
+   */
+  #scan(room: Room, now: number, out: Queued[]): boolean {
+    const o = this.#o;
+    const from = out.length;
+    let total = 0;
+    /** Readers (drained lately) past the pressure threshold, and sockets not known to read or not. */
+    let pressedReaders = 0;
+    let pressedUnproven = 0;
+    for (const [ws, data] of room.sockets) {
+      const bytes = ws.getBufferedAmount();
+      const flow = data.flow;
+      if (bytes === 0) {
+        flow.busySince = -1;
+        continue;
+      }
+      total += bytes;
+      if (flow.busySince < 0) flow.busySince = now;
+      const reading = now - flow.drainedAt < NEXT_DRAIN_MS;
+      const unproven = !reading && now - flow.busySince < FIRST_DRAIN_MS;
+      const stalled = !reading && !unproven;
+      const idle = now - Math.max(flow.busySince, flow.drainedAt);
+      if (reading && bytes >= this.#pressureBytes) pressedReaders++;
+      else if (unproven && bytes >= this.#pressureBytes) pressedUnproven++;
+      out.push({ ws, room, bytes, stalled, unproven, overdue: o.maxStallMs > 0 && idle >= o.maxStallMs, trigger: null });
+    }
+    // A flood fills a reader's queue in a millisecond, before it could drain: until a socket has shown that it
+    // reads (drained) or not (FIRST_DRAIN_MS without), its long queue presses the room like a reader's. So a fresh
+    // stalled client filled faster than softBytes per FIRST_DRAIN_MS sheds its room's publishers for that long.
+    const isPressed = pressedReaders + pressedUnproven > 0;
+    // While a room's publishers are shed, its readers are behind because of them and catching up: only the
+    // hard limit applies to those not stalled.
+    const shedding = isPressed || now < room.shedUntil + SWEEP_INTERVAL_MS;
+    for (let i = from; i < out.length; i++) {
+      const q = out[i]!;
+      if (q.bytes >= o.softBytes && !(shedding && !q.stalled)) q.trigger = 'soft_limit';
+      else if (q.overdue) q.trigger = 'stall';
+    }
+    this.state.queuedBytes += total - room.queued;
+    room.queued = total;
+    return isPressed;
+  }
+
+  /** Cuts what `#scan` marked and, while the total is over the budget, the largest of `queued` (no close frame). */
+  #act(queued: Queued[], now: number): void {
+    const o = this.#o;
+    this.#linger.expire(now);
+    let held = this.state.queuedBytes + this.#linger.bytes;
+    if (held > o.budgetBytes) {
+      // Healthy readers hold little, so they are the last to go.
+      queued.sort((a, b) => b.bytes - a.bytes);
+      for (const q of queued) {
+        if (held <= o.budgetBytes) break;
+        q.trigger = 'budget';
+        held -= q.bytes;
+      }
+    }
+    const cutter = o.cutter();
+    for (const q of queued) {
+      if (q.trigger === null) continue;
+      this.#count(q.trigger);
+      q.room.queued -= q.bytes;
+      this.state.queuedBytes -= q.bytes;
+      if (q.trigger === 'budget') {
+        cutter.dropSocket(q.ws, 'slow_consumer');
+      } else {
+        // Its queue stays with uWS until read or timed out: it leaves the rooms' totals for the ledger.
+        cutter.endSocket(q.ws, 'slow_consumer', CloseCode.slowConsumer, 'slow consumer');
+        this.#linger.add(q.bytes, now + o.lingerMs);
+      }
+    }
+    this.state.lingeringBytes = this.#linger.bytes;
+    this.#log(now, held);
+  }
+
+  #count(trigger: CutTrigger): void {
+    this.state.cuts[trigger]++;
+    this.#o.observer.cut(trigger);
+    this.#unlogged[trigger]++;
+  }
+
+  /** At most one line per 10 s, with the cuts since the last line. */
+  #log(now: number, held: number): void {
+    const u = this.#unlogged;
+    if (u.soft_limit + u.stall + u.budget === 0 || now - this.#lastLogAt < 10_000) return;
+    this.#o.logger.warn({ cuts: { ...u }, queued_bytes: held, budget_bytes: this.#o.budgetBytes }, 'slow consumers disconnected');
+    this.#unlogged = { soft_limit: 0, stall: 0, budget: 0 };
+    this.#lastLogAt = now;
+  }
+}
+
+/**
+ * Bytes held by sockets ended with a close frame: uWS keeps each queue until the client reads it or the close
+ * timeout fires, and the relay can no longer see the socket. Entries expire in the order they were added.
+ */
+class Ledger {
+  #bytes: number[] = [];
+  #until: number[] = [];
+  #head = 0;
+  bytes = 0;
+
+  add(bytes: number, until: number): void {
+    this.#bytes.push(bytes);
+    this.#until.push(until);
+    this.bytes += bytes;
+  }
+
+  expire(now: number): void {
+    while (this.#head < this.#until.length && (this.#until[this.#head] ?? 0) <= now) {
+      this.bytes -= this.#bytes[this.#head] ?? 0;
+      this.#head++;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#until.length) {
+      this.#bytes = this.#bytes.slice(this.#head);
+      this.#until = this.#until.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#head === this.#until.length) this.bytes = 0;
+  }
+}
+
+/**
+ * How long uWS keeps an ended socket that does not read its close frame: its close timeout is the ping margin of
+ * the idle timeout (4, 8 or 16 s), checked every 4 s.
+ */
+export function lingerMs(idleTimeoutS: number): number {
+  let margin = 4;
+  while (idleTimeoutS - margin * 2 >= margin * 2 && margin < 16) margin *= 2;
+  return (margin + 4) * 1000;
+}
+
+/** The guard's limits resolved from `relay:` (nulls and zeros replaced by their derived defaults). */
+export interface ResolvedLimits {
+  /** Hard per-socket limit uWS enforces (relay.max_backpressure_bytes). */
+  readonly maxBytes: number;
+  /** Queue at which a socket is ended with 4008 (bytes). */
+  readonly softBytes: number;
+  /** relay.max_stall_s in ms; 0 = off. */
+  readonly maxStallMs: number;
+  /** Total bytes queued over every socket. */
+  readonly budgetBytes: number;
+  /** How long a socket ended with a close frame may keep its queue before uWS closes it (ms). */
+  readonly lingerMs: number;
+}
+
+/**
+ * Resolves relay.soft_backpressure_bytes (null = half of max_backpressure_bytes) and
+ * relay.max_total_backpressure_bytes (0 = `defaultBudget()`, read only then).
+ */
+export function resolveLimits(relay: RelayConfig, defaultBudget: () => number): ResolvedLimits {
+  return {
+    maxBytes: relay.max_backpressure_bytes,
+    softBytes: relay.soft_backpressure_bytes ?? Math.floor(relay.max_backpressure_bytes / 2),
+    maxStallMs: relay.max_stall_s * 1000,
+    budgetBytes: relay.max_total_backpressure_bytes > 0 ? relay.max_total_backpressure_bytes : defaultBudget(),
+    lingerMs: lingerMs(relay.idle_timeout_s),
+  };
+}
