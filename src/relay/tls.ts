@@ -89,6 +89,8 @@ export class CertificateRotation {
   #dir: string | null = null;
   #current: StagedCertificate | null = null;
   #generation = 0;
+  /** After close(), a handshake still finishing (the shutdown's last moments) must not write the copies again. */
+  #closed = false;
 
   constructor(opts: CertificateRotationOptions) {
     this.#opts = opts;
@@ -153,6 +155,7 @@ export class CertificateRotation {
   }
 
   close(): void {
+    this.#closed = true;
     if (this.#dir !== null) rmSync(this.#dir, { recursive: true, force: true });
     this.#dir = null;
   }
@@ -172,7 +175,7 @@ export class CertificateRotation {
       }
     };
     if (holds(cert, staged.pair.certPem) && holds(key, staged.pair.keyPem)) return true;
-    if (staged.copied) {
+    if (staged.copied && !this.#closed) {
       try {
         mkdirSync(dirname(cert), { recursive: true, mode: 0o700 });
         writeFileSync(cert, staged.pair.certPem, { mode: 0o600 });

@@ -97,11 +97,13 @@ export class ConfigReloader {
     } catch (err) {
       return this.#refused(trigger, err);
     }
-    const first = planReload(running, next, this.#opts.payloadCeiling);
-    const refused = this.#steps.flatMap((step) => step.restartOnly?.(first.config, running) ?? []);
-    const plan = refused.length === 0 ? first : planReload(running, next, this.#opts.payloadCeiling, refused);
     const prepared: PreparedChange[] = [];
+    let plan: ReturnType<typeof planReload>;
     try {
+      // Inside the try: a step's restartOnly is plug-in code, and a throw here would escape a signal handler.
+      const first = planReload(running, next, this.#opts.payloadCeiling);
+      const refused = this.#steps.flatMap((step) => step.restartOnly?.(first.config, running) ?? []);
+      plan = refused.length === 0 ? first : planReload(running, next, this.#opts.payloadCeiling, refused);
       for (const step of this.#steps) {
         const change = step.prepare(plan.config, running);
         if (change !== null) prepared.push(change);
