@@ -2,6 +2,7 @@
 // ports and an idempotent close(). Touches no process state: the CLI owns argv, env, signals and exit.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
+import { buildCapacity, type Capacity } from './capacity/index.js';
 import { DRAIN_GRACE_S, type Config } from './config/schema.js';
 import type { ExtensionFactory } from './contracts.js';
 import { mountDemoPage } from './demo/page.js';
@@ -80,6 +81,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
   readiness.block('relay', 'starting');
 
   let hub: Hub | undefined;
+  let capacity: Capacity | undefined;
   let reloader: ConfigReloader | undefined;
   const reload = (trigger: ReloadTrigger = 'api', sameSources = true): ReloadResult => {
     if (reloader === undefined || lifecycle.closing) return { ok: false, problems: ['the relay is starting or shutting down'], applied: [], restartOnly: [] };
@@ -87,7 +89,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
   };
   const metrics = createMetrics(
     () => hub?.connections ?? 0,
-    () => (reloader?.config ?? config).limits.max_connections,
+    () => capacity?.maxConnections ?? config.limits.max_connections,
   );
   registerBuildInfo(metrics.registry, build.version);
   const app = createApp(uws, config);
@@ -105,6 +107,9 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       lifecycle.add('metrics server', () => server.close());
     }
     const extensions = (await deps.extensions?.({ config, logger, registry: metrics.registry, readiness, lifecycle })) ?? {};
+    // After the metrics server and extensions opened their descriptors: the file budget keeps what is open now.
+    const protection = buildCapacity({ limits: config.limits, logger, registry: metrics.registry, readiness });
+    capacity = protection;
     const limits = resolveLimits(config.relay, () => defaultBackpressureBudget(memoryLimit()));
     const guard: BackpressureGuard = new BackpressureGuard({
       ...limits,
@@ -122,6 +127,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       counters: metrics.counters,
       observer: metrics,
       flow: guard,
+      gate: protection.gate,
       ...extensions,
     });
     hub = started;
@@ -169,7 +175,9 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       // finished its HTTP request) would keep the process alive. Unref'd: a clean shutdown does not wait for it.
       setTimeout(() => started.closeConnections(), CLOSE_HANDSHAKE_GRACE_MS).unref();
     });
+    lifecycle.add('capacity', () => protection.close());
     const wsPort = await started.listen(config.server.host, config.server.port);
+    protection.start({ pause: () => started.pauseListening(), resume: () => started.resumeListening() });
     // Added last, so it runs first; and only once listening, so a failed start does not wait out the drain delay.
     lifecycle.add('readiness', async () => {
       readiness.block('shutdown', 'draining');

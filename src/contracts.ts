@@ -39,6 +39,19 @@ export type AdmissionVerdict<S = unknown> =
       readonly headers?: Readonly<Record<string, string>>;
     };
 
+/** What the hub answers instead of upgrading. */
+export type Refusal = Extract<AdmissionVerdict, { ok: false }>;
+
+/**
+ * The process-wide part of admission (connection cap, overload): the hub consults it before any plug-in and again
+ * right before an upgrade completes, so upgrades an async admission let through together cannot overshoot the cap.
+ * Runs on every upgrade: it must be O(1) and should return shared objects.
+ */
+export interface UpgradeGate {
+  /** @param open WebSockets open now @returns null to let the upgrade through */
+  check(open: number): Refusal | null;
+}
+
 declare const socketBrand: unique symbol;
 /** The hub's handle on one open socket: opaque to plug-ins, which only hand it back to `EndSocket`. */
 export interface SocketRef {

@@ -1,4 +1,5 @@
-// Config sections `security:` (who may connect) and `limits:` (how much they may do). Every control is off by default.
+// Config sections `security:` (who may connect) and `limits:` (how much they may do). Every security control and
+// per-client limit is off by default; the process-wide limits (connections, overload) have safe defaults.
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
@@ -64,7 +65,9 @@ const count = z.number().int().min(0);
 const rate = z.number().min(0);
 
 export const limitsSchema = z.strictObject({
-  max_connections: count.default(0).describe('open WebSockets this node accepts; the next upgrade gets 503; 0 = unlimited'),
+  max_connections: count
+    .default(0)
+    .describe('open WebSockets this node accepts; the next upgrade gets 503; 0 = as many as the open-file limit allows (see Capacity); never more than that'),
   max_connections_per_ip: count
     .default(0)
     .describe('open WebSockets per client IP (IPv6: per /64); the next upgrade gets 429; 0 = unlimited'),
@@ -77,6 +80,12 @@ export const limitsSchema = z.strictObject({
     .default('close')
     .describe('over its budget a connection is closed with 1008, or its excess messages are dropped'),
   max_upgrades_per_second: rate.default(0).describe('upgrade requests per second this node handles (burst: one second’s worth); excess gets 503; 0 = unlimited'),
+  max_event_loop_delay_ms: count
+    .default(500)
+    .describe('event-loop delay (p99 over 0.5 s) above which new upgrades get 503 overloaded and /readyz 503, until it has stayed below for 5 s (ms); 0 = not watched'),
+  max_memory_bytes: count
+    .default(0)
+    .describe('resident memory above which new upgrades get 503 overloaded and /readyz 503, until it is back under 90% of it; 0 = 80% of the memory limit (cgroup, else physical memory)'),
 });
 
 export type SecurityConfig = z.output<typeof securitySchema>;

@@ -1,7 +1,7 @@
 // The relay hub: a uWS app where every socket subscribes to its topic in `open` and every message is published
 // to that topic, so fan-out runs in C++. Admission, per-message limits and a cross-instance backplane plug in
 // through the contracts of ../contracts.ts instead of growing this file.
-import type { Admission, Backplane, EndSocket, MessageLimiter, SocketRef, UpgradeInfo, AdmissionVerdict } from '../contracts.js';
+import type { Admission, Backplane, EndSocket, MessageLimiter, SocketRef, UpgradeGate, UpgradeInfo, AdmissionVerdict } from '../contracts.js';
 import type { Logger } from '../logger.js';
 import type { RelayConfig } from '../config/schema.js';
 import { formatAddress } from './address.js';
@@ -84,6 +84,7 @@ export interface HubOptions {
   readonly logger: Logger;
   readonly counters: HubCounters;
   readonly observer: HubObserver;
+  readonly gate?: UpgradeGate;
   readonly admission?: Admission;
   readonly limiter?: MessageLimiter;
   readonly backplane?: Backplane;
@@ -133,6 +134,8 @@ export class Hub {
   readonly #behavior: WebSocketBehavior<SocketData>;
   readonly #anyRoute: (res: HttpResponse, req: HttpRequest) => void;
   #listener: Listener | null = null;
+  /** Where the listener is bound (the port the kernel gave, for port 0), to listen again after a pause. */
+  #address: { host: string; port: number } | null = null;
   #closing = false;
 
   constructor(opts: HubOptions) {
@@ -284,7 +287,31 @@ export class Hub {
   /** Binds the WebSocket listener exclusively. @throws ListenError */
   async listen(host: string, port: number): Promise<number> {
     this.#listener = await listen(this.#opts.uws, this.#opts.app, host, port, 'server');
+    this.#address = { host, port: this.#listener.port };
     return this.#listener.port;
+  }
+
+  /** Closes the listen socket but keeps relaying and upgrading connections already accepted (see capacity/). */
+  pauseListening(): void {
+    if (this.#listener === null) return;
+    this.#opts.uws.us_listen_socket_close(this.#listener.token);
+    this.#listener = null;
+  }
+
+  /**
+   * Listens again where `listen` bound, after pauseListening. The port is free while paused: another process may
+   * take it. Resolves true when listening (or shutting down: nothing to resume), false when it cannot be bound.
+   */
+  async resumeListening(): Promise<boolean> {
+    if (this.#closing || this.#listener !== null || this.#address === null) return true;
+    try {
+      this.#listener = await listen(this.#opts.uws, this.#opts.app, this.#address.host, this.#address.port, 'server');
+    } catch {
+      return false;
+    }
+    // stopAccepting may have run while the listen was pending.
+    if (this.#closing) this.stopAccepting();
+    return true;
   }
 
   /** Ends one socket with a close frame, recording why, so the close handler counts the right reason. */
@@ -405,6 +432,12 @@ export class Hub {
       refuse('503 Service Unavailable', 'draining', 'server is shutting down');
       return;
     }
+    const gate = this.#opts.gate;
+    const full = gate?.check(this.#sockets.size) ?? null;
+    if (full !== null) {
+      refuse(full.status, full.reason, full.body, full.headers);
+      return;
+    }
     const admission = this.#opts.admission;
     if (admission === undefined) {
       accept(peerIp, firstProtocol, null);
@@ -416,9 +449,14 @@ export class Hub {
     });
     const info: UpgradeInfo = { url, query: req.getQuery(), headers, peerIp };
     const settle = (verdict: AdmissionVerdict): void => {
-      if (this.#closing) refuse('503 Service Unavailable', 'draining', 'server is shutting down');
-      else if (verdict.ok) accept(verdict.ip, verdict.protocol, verdict.state);
-      else refuse(verdict.status, verdict.reason, verdict.body, verdict.headers);
+      if (this.#closing) {
+        refuse('503 Service Unavailable', 'draining', 'server is shutting down');
+        return;
+      }
+      // Checked again at the last moment: others may have been admitted while an async verdict was pending.
+      const final = verdict.ok ? (gate?.check(this.#sockets.size) ?? verdict) : verdict;
+      if (final.ok) accept(final.ip, final.protocol, final.state);
+      else refuse(final.status, final.reason, final.body, final.headers);
     };
     let verdict: AdmissionVerdict | Promise<AdmissionVerdict>;
     try {

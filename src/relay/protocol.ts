@@ -45,6 +45,8 @@ export const UPGRADE_REJECT_REASONS = [
   'max_connections',
   'per_ip',
   'upgrade_rate',
+  'file_limit',
+  'overloaded',
   'draining',
   'bad_handshake',
   'not_websocket',

@@ -1,0 +1,215 @@
+// Protects the relay process itself: a connection cap the open-file limit can hold, a listener that stops
+// accepting instead of spinning when descriptors run out, and load-aware admission (event-loop delay, memory).
+// Always on; the hub consults the gate on every upgrade, everything else runs on timers.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { LimitsConfig } from '../config/security.js';
+import type { ReadinessGate } from '../contracts.js';
+import type { Logger } from '../logger.js';
+import { fileBudget, BALLAST_FDS, type FileBudget } from './budget.js';
+import { FileTable } from './files.js';
+import { CapacityGate, connectionCap, type ConnectionCap } from './gate.js';
+import { ListenerGuard, type ListenerControl } from './listener.js';
+import { LoadMonitor, OVERLOAD_CAUSES, ProcessLoad, type LoadSample, type OverloadCause } from './load.js';
+import { memoryLimit, type MemoryLimit } from './memory.js';
+
+/** How often load is sampled (ms): also the window of the event-loop delay p99. */
+const LOAD_INTERVAL_MS = 500;
+/** How long an overload cause stays on after its last bad sample (ms); clients are told to retry after it. */
+export const OVERLOAD_HOLD_MS = 5000;
+/** How often the descriptor table is probed (ms): the longest a spin on EMFILE can last. */
+const FILE_PROBE_INTERVAL_MS = 100;
+/** limits.max_memory_bytes when 0: this share of the memory limit (cgroup, else physical memory). */
+export const DEFAULT_MEMORY_SHARE = 0.8;
+
+export interface CapacityOptions {
+  readonly limits: LimitsConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly readiness: ReadinessGate;
+  /** The descriptor table; the real one by default. */
+  readonly files?: FileTable;
+  /** Load readings; the real process by default. */
+  readonly load?: { sample(): LoadSample; close(): void };
+  /** The memory limit max_memory_bytes: 0 derives from; read from cgroup/physical memory by default. */
+  readonly memory?: () => MemoryLimit;
+}
+
+export interface Capacity {
+  readonly gate: CapacityGate;
+  readonly cap: ConnectionCap;
+  /** The connection cap for relay_connections_max: 0 when there is none. */
+  readonly maxConnections: number;
+  /** null where the open-file limit is unknown (not Linux) or unlimited. */
+  readonly files: FileBudget | null;
+  /** Starts the timers once the hub listens; `listener` is the hub's listen socket. */
+  start(listener: ListenerControl): void;
+  /** Stops the timers. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Builds the gate (call before the hub listens: the descriptors open now are the baseline the budget keeps).
+ * Logs the effective limits once.
+ */
+export function buildCapacity(opts: CapacityOptions): Capacity {
+  const { limits, registry, readiness } = opts;
+  const logger = opts.logger.child({ room: 'capacity' });
+  const files = opts.files ?? new FileTable();
+
+  const nofile = files.limit();
+  // +1: the WebSocket listen socket, bound after this.
+  const budget = nofile === null ? null : fileBudget(nofile, (files.used() ?? 0) + 1);
+  const cap = connectionCap(limits.max_connections, budget?.maxConnections ?? null);
+  if (budget !== null && limits.max_connections > budget.maxConnections) {
+    logger.warn(
+      { max_connections: limits.max_connections, open_file_limit: budget.limit, allowed: budget.maxConnections },
+      'limits.max_connections is more than the open-file limit allows: upgrades past the allowed number get 503 (raise ulimit -n)',
+    );
+  }
+
+  const memory = limits.max_memory_bytes > 0 ? null : (opts.memory ?? memoryLimit)();
+  const maxMemoryBytes = memory === null ? limits.max_memory_bytes : Math.floor(memory.bytes * DEFAULT_MEMORY_SHARE);
+  logger.info(
+    {
+      max_connections: cap.max === Infinity ? null : cap.max,
+      max_connections_from: cap.max === Infinity ? null : cap.reason === 'file_limit' ? 'open-file limit' : 'limits.max_connections',
+      open_file_limit: nofile,
+      ...(budget === null ? {} : { reserved_fds: budget.baseline + budget.spare + budget.handshakes }),
+      max_event_loop_delay_ms: limits.max_event_loop_delay_ms || null,
+      max_memory_bytes: maxMemoryBytes,
+      ...(memory === null ? {} : { max_memory_from: memory.source }),
+    },
+    'capacity',
+  );
+
+  const full = new FullLog(logger);
+  const gate = new CapacityGate(cap, Math.ceil(OVERLOAD_HOLD_MS / 1000), (c) => full.log(c));
+
+  const overloaded = new Gauge({
+    name: 'relay_overloaded',
+    help: 'Whether new upgrades are refused because the relay is overloaded, by cause (1 = yes)',
+    labelNames: ['cause'] as const,
+    registers: [registry],
+  });
+  const byCause = Object.fromEntries(OVERLOAD_CAUSES.map((c) => [c, overloaded.labels(c)])) as Record<OverloadCause, ReturnType<typeof overloaded.labels>>;
+  for (const child of Object.values(byCause)) child.set(0);
+
+  const load = opts.load ?? new ProcessLoad();
+  const monitor = new LoadMonitor({
+    maxDelayMs: limits.max_event_loop_delay_ms,
+    maxMemoryBytes,
+    holdMs: OVERLOAD_HOLD_MS,
+    now: () => performance.now(),
+    onChange: (active, sample) => {
+      gate.overloaded = active.size > 0;
+      for (const cause of OVERLOAD_CAUSES) byCause[cause].set(active.has(cause) ? 1 : 0);
+      if (active.size === 0) {
+        readiness.unblock('overload');
+        logger.info({ event_loop_delay_ms: round(sample.delayMs), rss_bytes: sample.rssBytes }, 'no longer overloaded: accepting upgrades');
+        return;
+      }
+      const why = describeOverload(active, sample, limits.max_event_loop_delay_ms, maxMemoryBytes);
+      readiness.block('overload', why);
+      logger.warn({ causes: [...active], event_loop_delay_ms: round(sample.delayMs), rss_bytes: sample.rssBytes }, `overloaded: ${why}; new upgrades get 503`);
+    },
+  });
+
+  new Gauge({
+    name: 'relay_event_loop_delay_seconds',
+    help: `p99 event-loop delay over the last ${LOAD_INTERVAL_MS} ms sample, as admission compares it with limits.max_event_loop_delay_ms`,
+    registers: [registry],
+    collect() {
+      this.set(monitor.last.delayMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'relay_memory_max_bytes',
+    help: 'Resident memory above which new upgrades get 503 overloaded (limits.max_memory_bytes)',
+    registers: [registry],
+  }).set(maxMemoryBytes);
+
+  let guard: ListenerGuard | null = null;
+  let loadTimer: NodeJS.Timeout | null = null;
+  new Gauge({
+    name: 'relay_accepting',
+    help: 'Whether the WebSocket listener is open (0 while closed at the open-file limit)',
+    registers: [registry],
+    collect() {
+      this.set(guard === null || guard.accepting ? 1 : 0);
+    },
+  });
+  let pausesReported = 0;
+  new Counter({
+    name: 'relay_listener_pauses_total',
+    help: 'Times the WebSocket listener was closed because the open-file limit was reached',
+    registers: [registry],
+    collect() {
+      const now = guard?.pauses ?? 0;
+      if (now > pausesReported) this.inc(now - pausesReported);
+      pausesReported = now;
+    },
+  });
+
+  return {
+    gate,
+    cap,
+    maxConnections: cap.max === Infinity ? 0 : cap.max,
+    files: budget,
+    start(listener) {
+      loadTimer ??= setInterval(() => {
+        try {
+          monitor.observe(load.sample());
+        } catch (err) {
+          logger.error({ err }, 'load sample failed');
+        }
+      }, LOAD_INTERVAL_MS).unref();
+      if (guard !== null) return;
+      guard = new ListenerGuard({
+        files,
+        listener,
+        readiness,
+        logger,
+        ballast: BALLAST_FDS,
+        resumeFree: Math.ceil((budget?.handshakes ?? 64) / 2),
+        limit: nofile,
+        intervalMs: FILE_PROBE_INTERVAL_MS,
+      });
+      guard.start();
+    },
+    close() {
+      if (loadTimer !== null) clearInterval(loadTimer);
+      loadTimer = null;
+      load.close();
+      guard?.close();
+    },
+  };
+}
+
+function describeOverload(active: ReadonlySet<OverloadCause>, sample: LoadSample, maxDelayMs: number, maxMemoryBytes: number): string {
+  const parts: string[] = [];
+  if (active.has('event_loop')) parts.push(`event-loop delay ${round(sample.delayMs)} ms (limit ${maxDelayMs} ms)`);
+  if (active.has('memory')) parts.push(`resident memory ${mib(sample.rssBytes)} MiB (limit ${mib(maxMemoryBytes)} MiB)`);
+  return parts.join(', ');
+}
+
+const round = (ms: number): number => Math.round(ms);
+const mib = (bytes: number): number => Math.round(bytes / 1048576);
+
+/** One line when the cap is reached, at most once a minute. */
+class FullLog {
+  static readonly INTERVAL_MS = 60_000;
+  readonly #logger: Logger;
+  #lastFull = -Infinity;
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+  }
+
+  log(cap: ConnectionCap): void {
+    const now = performance.now();
+    if (now - this.#lastFull < FullLog.INTERVAL_MS) return;
+    this.#lastFull = now;
+    const from = cap.reason === 'file_limit' ? 'what the open-file limit allows' : 'limits.max_connections';
+    this.#logger.warn({ max_connections: cap.max, reason: cap.reason }, `connection limit reached (${cap.max}, ${from}): new upgrades get 503`);
+  }
+}

@@ -1,0 +1,116 @@
+// No spin at the file limit. uWS's accept loop retries accept() whenever the listen socket is readable; once the
+// descriptor table is full every retry fails with EMFILE and the event loop spins at 100% CPU while clients wait.
+// This guard notices a full table (a probe on a timer), closes the listen socket, gives back its ballast so the
+// metrics server and Redis still find descriptors, and listens again once enough descriptors are free.
+import type { ReadinessGate } from '../contracts.js';
+import type { Logger } from '../logger.js';
+import type { FileTable } from './files.js';
+
+/** The listener the guard pauses: the hub's WebSocket listen socket. */
+export interface ListenerControl {
+  /** Closes the listen socket; connections already accepted are unaffected. */
+  pause(): void;
+  /** Listens again on the same address and port; false when it cannot be bound (another process took the port). */
+  resume(): Promise<boolean>;
+}
+
+export interface ListenerGuardOptions {
+  readonly files: FileTable;
+  readonly listener: ListenerControl;
+  readonly readiness: ReadinessGate;
+  readonly logger: Logger;
+  /** Descriptors held while accepting, given back when the table fills. */
+  readonly ballast: number;
+  /** Free descriptors needed (besides the ballast) before listening again: the hysteresis. */
+  readonly resumeFree: number;
+  /** RLIMIT_NOFILE for the log line; null when unknown. */
+  readonly limit: number | null;
+  /** Probe period (ms). */
+  readonly intervalMs: number;
+}
+
+const READINESS = 'listener';
+
+export class ListenerGuard {
+  readonly #opts: ListenerGuardOptions;
+  #ballast: number[];
+  #accepting = true;
+  #busy = false;
+  #relistenFailed = false;
+  #pauses = 0;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(opts: ListenerGuardOptions) {
+    this.#opts = opts;
+    this.#ballast = opts.files.reserve(opts.ballast);
+  }
+
+  /** 1 while the listen socket is open. */
+  get accepting(): boolean {
+    return this.#accepting;
+  }
+
+  /** Times the listener was closed because the descriptor table was full. */
+  get pauses(): number {
+    return this.#pauses;
+  }
+
+  /** Starts the probe timer (unref'd: it never keeps the process alive). */
+  start(): void {
+    this.#timer ??= setInterval(() => void this.check(), this.#opts.intervalMs).unref();
+  }
+
+  /** One probe: pause when the table is full, resume when enough is free. Exposed for tests. */
+  async check(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      if (this.#accepting) this.#pauseIfFull();
+      else await this.#resumeIfFree();
+    } catch (err) {
+      this.#opts.logger.error({ err }, 'file-limit probe failed');
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Stops probing and gives the ballast back. Idempotent. */
+  close(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#opts.files.release(this.#ballast);
+  }
+
+  #pauseIfFull(): void {
+    const o = this.#opts;
+    if (!o.files.full()) return;
+    o.listener.pause();
+    o.files.release(this.#ballast);
+    this.#accepting = false;
+    this.#pauses++;
+    o.readiness.block(READINESS, `open-file limit (${o.limit ?? 'unknown'}) reached: not accepting connections`);
+    o.logger.warn(
+      { open_file_limit: o.limit, resume_free: o.resumeFree },
+      'open-file limit reached: stopped accepting connections until descriptors are free (raise ulimit -n, or lower limits.max_connections)',
+    );
+  }
+
+  async #resumeIfFree(): Promise<void> {
+    const o = this.#opts;
+    if (!o.files.freeAtLeast(o.resumeFree + o.ballast)) return;
+    this.#ballast = o.files.reserve(o.ballast);
+    if (!(await o.listener.resume())) {
+      o.files.release(this.#ballast);
+      if (!this.#relistenFailed) {
+        this.#relistenFailed = true;
+        o.readiness.block(READINESS, 'cannot listen again: the port was taken while the listener was closed');
+        o.logger.error('cannot listen again after the open-file limit: the port was taken while the listener was closed; retrying');
+      }
+      return;
+    }
+    this.#accepting = true;
+    this.#relistenFailed = false;
+    o.readiness.unblock(READINESS);
+    o.logger.info('descriptors free again: accepting connections');
+  }
+}
