@@ -27,6 +27,7 @@ export class CapacityGate implements UpgradeGate {
   readonly #onFull: FullListener;
   #overloaded = false;
   #full = false;
+  #checks = 0;
 
   /** @param retryAfterS what an overloaded relay asks clients to wait (seconds) */
   constructor(cap: ConnectionCap, retryAfterS: number, onFull: FullListener = () => {}) {
@@ -51,8 +52,14 @@ export class CapacityGate implements UpgradeGate {
     this.#overloaded = on;
   }
 
+  /** Upgrade requests checked so far: each one is answered right after (upgraded or refused). */
+  get checks(): number {
+    return this.#checks;
+  }
+
   /** @param open WebSockets open now */
   check(open: number): Refusal | null {
+    this.#checks++;
     if (this.#overloaded) return this.#overloadRefusal;
     if (open >= this.cap.max) {
       if (!this.#full) {

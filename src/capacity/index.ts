@@ -16,7 +16,7 @@ import { memoryLimit, type MemoryLimit } from './memory.js';
 const LOAD_INTERVAL_MS = 500;
 /** How long an overload cause stays on after its last bad sample (ms); clients are told to retry after it. */
 export const OVERLOAD_HOLD_MS = 5000;
-/** How often the descriptor table is probed (ms): the longest a spin on EMFILE can last. */
+/** How often the descriptor table is probed (ms); a spin on EMFILE with no upgrade answered lasts at most two periods. */
 const FILE_PROBE_INTERVAL_MS = 100;
 /** limits.max_memory_bytes when 0: this share of the memory limit (cgroup, else physical memory). */
 export const DEFAULT_MEMORY_SHARE = 0.8;
@@ -173,6 +173,7 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
         resumeFree: Math.ceil((budget?.handshakes ?? 64) / 2),
         limit: nofile,
         intervalMs: FILE_PROBE_INTERVAL_MS,
+        answered: () => gate.checks,
       });
       guard.start();
     },

@@ -1,7 +1,9 @@
 // No spin at the file limit. uWS's accept loop retries accept() whenever the listen socket is readable; once the
 // descriptor table is full every retry fails with EMFILE and the event loop spins at 100% CPU while clients wait.
-// This guard notices a full table (a probe on a timer), closes the listen socket, gives back its ballast so the
-// metrics server and Redis still find descriptors, and listens again once enough descriptors are free.
+// This guard notices a full table that stays full while no upgrade request is answered (a probe on a timer: a burst
+// of clients that do send their requests drains by itself, each 503 freeing a descriptor), closes the listen
+// socket, gives back its ballast so the metrics server and Redis still find descriptors, and listens again once
+// enough descriptors are free.
 import type { ReadinessGate } from '../contracts.js';
 import type { Logger } from '../logger.js';
 import type { FileTable } from './files.js';
@@ -27,6 +29,8 @@ export interface ListenerGuardOptions {
   readonly limit: number | null;
   /** Probe period (ms). */
   readonly intervalMs: number;
+  /** Upgrade requests answered so far (monotonic): progress that frees descriptors. */
+  readonly answered: () => number;
 }
 
 const READINESS = 'listener';
@@ -37,6 +41,8 @@ export class ListenerGuard {
   #accepting = true;
   #busy = false;
   #relistenFailed = false;
+  /** `answered()` at the previous probe that found the table full; null when it was not full. */
+  #fullAt: number | null = null;
   #pauses = 0;
   #timer: NodeJS.Timeout | null = null;
 
@@ -83,7 +89,15 @@ export class ListenerGuard {
 
   #pauseIfFull(): void {
     const o = this.#opts;
-    if (!o.files.full()) return;
+    if (!o.files.full()) {
+      this.#fullAt = null;
+      return;
+    }
+    const answered = o.answered();
+    const stuck = this.#fullAt === answered;
+    this.#fullAt = answered;
+    if (!stuck) return;
+    this.#fullAt = null;
     o.listener.pause();
     o.files.release(this.#ballast);
     this.#accepting = false;

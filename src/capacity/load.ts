@@ -66,7 +66,7 @@ export class LoadMonitor {
     let changed = false;
     for (const cause of ['event_loop', 'memory'] as const) {
       const bad = this.#lastBad.get(cause);
-      const on = bad !== undefined && t - bad < holdMs;
+      const on = bad !== undefined && (bad === t || t - bad < holdMs);
       if (on === this.#active.has(cause)) continue;
       changed = true;
       if (on) this.#active.add(cause);

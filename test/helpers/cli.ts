@@ -14,9 +14,13 @@ export interface CliRun {
   readonly exited: Promise<number>;
 }
 
-/** Spawns `node dist/cli.js ...args`; the process is killed (by PID) if still running when the test ends. */
-export function runCli(args: readonly string[], env: Record<string, string> = {}): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/**
+ * Spawns `node dist/cli.js ...args`; the process is killed (by PID) if still running when the test ends.
+ * @param wrapper a command that execs the rest (e.g. ['prlimit', '--nofile=400:400']): the PID stays the relay's
+ */
+export function runCli(args: readonly string[], env: Record<string, string> = {}, wrapper: readonly string[] = []): CliRun {
+  const [command, ...prefix] = [...wrapper, process.execPath];
+  const child = spawn(command ?? process.execPath, [...prefix, CLI, ...args], {
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -4,7 +4,7 @@ import { parseConfig } from '../../../src/config/schema.js';
 import { ConfigError } from '../../../src/errors.js';
 
 describe('security and limits config', () => {
-  it('parsing {} gives every control off', () => {
+  it('parsing {} gives every security control and per-client limit off, and the process-wide limits their defaults', () => {
     const { security, limits } = parseConfig({});
     expect(security).toEqual({
       allowed_origins: [],
@@ -24,6 +24,8 @@ describe('security and limits config', () => {
       burst_bytes: 0,
       on_rate_exceeded: 'close',
       max_upgrades_per_second: 0,
+      max_event_loop_delay_ms: 500,
+      max_memory_bytes: 0,
     });
   });
 
