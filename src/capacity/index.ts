@@ -14,6 +14,8 @@ import { memoryLimit, type MemoryLimit } from './memory.js';
 
 /** How often load is sampled (ms): also the window of the event-loop delay p99. */
 const LOAD_INTERVAL_MS = 500;
+/** Samples in a row over a limit that start an overload: it must last a second, not be one stall. */
+const OVERLOAD_ENTER_SAMPLES = 2;
 /** How long an overload cause stays on after its last bad sample (ms); clients are told to retry after it. */
 export const OVERLOAD_HOLD_MS = 5000;
 /** How often the descriptor table is probed (ms); a spin on EMFILE with no upgrade answered lasts at most two periods. */
@@ -98,6 +100,7 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
   const monitor = new LoadMonitor({
     maxDelayMs: limits.max_event_loop_delay_ms,
     maxMemoryBytes,
+    enterAfter: OVERLOAD_ENTER_SAMPLES,
     holdMs: OVERLOAD_HOLD_MS,
     now: () => performance.now(),
     onChange: (active, sample) => {
@@ -156,6 +159,8 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
     maxConnections: cap.max === Infinity ? 0 : cap.max,
     files: budget,
     start(listener) {
+      // What the loop went through while the relay was starting is not load.
+      load.sample();
       loadTimer ??= setInterval(() => {
         try {
           monitor.observe(load.sample());

@@ -1,6 +1,7 @@
 // Is the relay overloaded? Event-loop delay and resident memory, sampled on a timer and compared with
-// limits.max_event_loop_delay_ms and limits.max_memory_bytes. Each cause latches for a hold time after its last
-// bad sample, so admission and /readyz do not flap at the threshold, and clears by itself.
+// limits.max_event_loop_delay_ms and limits.max_memory_bytes. A cause starts after several bad samples in a row (one
+// stall, a GC pause or a slow start is not an overload), latches for a hold time after its last bad sample, so
+// admission and /readyz do not flap at the threshold, and clears by itself.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export const OVERLOAD_CAUSES = ['event_loop', 'memory'] as const;
@@ -19,6 +20,8 @@ export interface LoadMonitorOptions {
   readonly maxDelayMs: number;
   /** 0 = memory is not watched. */
   readonly maxMemoryBytes: number;
+  /** Bad samples in a row that start a cause. */
+  readonly enterAfter: number;
   /** How long a cause stays on after its last bad sample (ms). */
   readonly holdMs: number;
   /** Monotonic clock (ms). */
@@ -33,6 +36,7 @@ const MEMORY_RELEASE_SHARE = 0.9;
 export class LoadMonitor {
   readonly #opts: LoadMonitorOptions;
   readonly #lastBad = new Map<OverloadCause, number>();
+  readonly #streak: Record<OverloadCause, number> = { event_loop: 0, memory: 0 };
   readonly #active = new Set<OverloadCause>();
   #last: LoadSample = { delayMs: 0, rssBytes: 0 };
 
@@ -55,16 +59,18 @@ export class LoadMonitor {
 
   /** Feeds one sample; calls onChange when a cause starts or ends. */
   observe(sample: LoadSample): void {
-    const { maxDelayMs, maxMemoryBytes, holdMs, now } = this.#opts;
+    const { maxDelayMs, maxMemoryBytes, holdMs, enterAfter, now } = this.#opts;
     const t = now();
     this.#last = sample;
-    if (maxDelayMs > 0 && sample.delayMs > maxDelayMs) this.#lastBad.set('event_loop', t);
-    if (maxMemoryBytes > 0) {
-      const threshold = this.#active.has('memory') ? maxMemoryBytes * MEMORY_RELEASE_SHARE : maxMemoryBytes;
-      if (sample.rssBytes > threshold) this.#lastBad.set('memory', t);
-    }
+    const memoryThreshold = this.#active.has('memory') ? maxMemoryBytes * MEMORY_RELEASE_SHARE : maxMemoryBytes;
+    const over: Record<OverloadCause, boolean> = {
+      event_loop: maxDelayMs > 0 && sample.delayMs > maxDelayMs,
+      memory: maxMemoryBytes > 0 && sample.rssBytes > memoryThreshold,
+    };
     let changed = false;
-    for (const cause of ['event_loop', 'memory'] as const) {
+    for (const cause of OVERLOAD_CAUSES) {
+      this.#streak[cause] = over[cause] ? this.#streak[cause] + 1 : 0;
+      if (over[cause] && (this.#active.has(cause) || this.#streak[cause] >= enterAfter)) this.#lastBad.set(cause, t);
       const bad = this.#lastBad.get(cause);
       const on = bad !== undefined && (bad === t || t - bad < holdMs);
       if (on === this.#active.has(cause)) continue;

@@ -1,6 +1,7 @@
-// Load-aware admission through the real CLI. The event loop is really stalled: the relay process is stopped
-// (SIGSTOP) for longer than limits.max_event_loop_delay_ms, as a CPU-starved container would be, and its own
-// perf_hooks monitor sees the delay. Memory uses the real resident set against a threshold below it.
+// Load-aware admission through the real CLI. The event loop is really stalled: the relay process is stopped and
+// continued (SIGSTOP/SIGCONT) in a duty cycle, as a container throttled by its CPU quota is, for longer than
+// limits.max_event_loop_delay_ms, and its own perf_hooks monitor sees the delay. Memory uses the real resident set
+// against a threshold below it.
 import { describe, expect, it } from 'vitest';
 import { listening, runCli, type CliRun } from '../../helpers/cli.js';
 import { HandshakeRefused, TestClient } from '../../helpers/client.js';
@@ -30,6 +31,8 @@ async function startCli(sets: string[]): Promise<Running> {
   };
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function refusal(url: string): Promise<HandshakeRefused> {
   const err = await new TestClient(url).opened().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(HandshakeRefused);
@@ -41,9 +44,13 @@ describe('load-aware admission', () => {
     const relay = await startCli(['limits.max_event_loop_delay_ms=400']);
     const existing = await new TestClient(relay.url).opened();
 
-    relay.run.child.kill('SIGSTOP');
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    relay.run.child.kill('SIGCONT');
+    // Stalls of 700 ms, each followed by 100 ms of running: several 0.5 s samples in a row see the delay.
+    for (let i = 0; i < 4; i++) {
+      relay.run.child.kill('SIGSTOP');
+      await sleep(700);
+      relay.run.child.kill('SIGCONT');
+      await sleep(100);
+    }
 
     let ready = { status: 200, body: '' };
     await until(async () => (ready = await relay.readyz()).status === 503, 5000, '/readyz to report the overload');

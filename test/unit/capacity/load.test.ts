@@ -7,6 +7,7 @@ function monitor(opts: Partial<LoadMonitorOptions> = {}) {
   const m = new LoadMonitor({
     maxDelayMs: 500,
     maxMemoryBytes: 1000,
+    enterAfter: 1,
     holdMs: 5000,
     now: () => t,
     onChange: (active) => changes.push([...active]),
@@ -32,6 +33,25 @@ describe('load monitor', () => {
     m.observe({ delayMs: 10, rssBytes: 0 });
     expect(m.overloaded).toBe(false);
     expect(changes).toEqual([['event_loop'], []]);
+  });
+
+  it('with enterAfter, one bad sample is not an overload; that many in a row are', () => {
+    const { m, at } = monitor({ enterAfter: 2 });
+    m.observe({ delayMs: 900, rssBytes: 0 });
+    at(500);
+    m.observe({ delayMs: 10, rssBytes: 0 });
+    at(1000);
+    m.observe({ delayMs: 900, rssBytes: 0 });
+    expect(m.overloaded).toBe(false);
+    at(1500);
+    m.observe({ delayMs: 900, rssBytes: 0 });
+    expect([...m.active]).toEqual(['event_loop']);
+    // once on, a single bad sample keeps it on
+    at(6000);
+    m.observe({ delayMs: 900, rssBytes: 0 });
+    at(10_000);
+    m.observe({ delayMs: 10, rssBytes: 0 });
+    expect(m.overloaded).toBe(true);
   });
 
   it('memory clears only below 90% of its limit, so it does not flap at the threshold', () => {
