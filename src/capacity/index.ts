@@ -12,10 +12,10 @@ import { ListenerGuard, type ListenerControl } from './listener.js';
 import { LoadMonitor, OVERLOAD_CAUSES, ProcessLoad, type LoadSample, type OverloadCause } from './load.js';
 import { memoryLimit, type MemoryLimit } from './memory.js';
 
-/** How often load is sampled (ms): also the window of the event-loop delay p99. */
+/** How often load is sampled (ms): also the window of the worst event-loop delay. */
 const LOAD_INTERVAL_MS = 500;
-/** Samples in a row over a limit that start an overload: it must last a second, not be one stall. */
-const OVERLOAD_ENTER_SAMPLES = 2;
+/** An overload starts at the second bad sample within this time (ms): it must recur, not be one stall. */
+const OVERLOAD_ENTER_WITHIN_MS = 2000;
 /** How long an overload cause stays on after its last bad sample (ms); clients are told to retry after it. */
 export const OVERLOAD_HOLD_MS = 5000;
 /** How often the descriptor table is probed (ms); a spin on EMFILE with no upgrade answered lasts at most two periods. */
@@ -100,7 +100,7 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
   const monitor = new LoadMonitor({
     maxDelayMs: limits.max_event_loop_delay_ms,
     maxMemoryBytes,
-    enterAfter: OVERLOAD_ENTER_SAMPLES,
+    enterWithinMs: OVERLOAD_ENTER_WITHIN_MS,
     holdMs: OVERLOAD_HOLD_MS,
     now: () => performance.now(),
     onChange: (active, sample) => {
@@ -119,7 +119,7 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
 
   new Gauge({
     name: 'relay_event_loop_delay_seconds',
-    help: `p99 event-loop delay over the last ${LOAD_INTERVAL_MS} ms sample, as admission compares it with limits.max_event_loop_delay_ms`,
+    help: `Worst event-loop delay in the last ${LOAD_INTERVAL_MS} ms sample, as admission compares it with limits.max_event_loop_delay_ms`,
     registers: [registry],
     collect() {
       this.set(monitor.last.delayMs / 1000);
@@ -163,7 +163,9 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
       load.sample();
       loadTimer ??= setInterval(() => {
         try {
-          monitor.observe(load.sample());
+          const sample = load.sample();
+          if (logger.isLevelEnabled('debug')) logger.debug({ event_loop_delay_ms: round(sample.delayMs), rss_bytes: sample.rssBytes }, 'load sample');
+          monitor.observe(sample);
         } catch (err) {
           logger.error({ err }, 'load sample failed');
         }

@@ -1,15 +1,14 @@
 // Is the relay overloaded? Event-loop delay and resident memory, sampled on a timer and compared with
-// limits.max_event_loop_delay_ms and limits.max_memory_bytes. A cause starts after several bad samples in a row (one
-// stall, a GC pause or a slow start is not an overload), latches for a hold time after its last bad sample, so
+// limits.max_event_loop_delay_ms and limits.max_memory_bytes. A cause starts at its second bad sample within a window
+// (one stall, a GC pause or a slow start is not an overload), latches for a hold time after its last bad sample, so
 // admission and /readyz do not flap at the threshold, and clears by itself.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export const OVERLOAD_CAUSES = ['event_loop', 'memory'] as const;
 export type OverloadCause = (typeof OVERLOAD_CAUSES)[number];
 
 /** One reading of the process's load. */
 export interface LoadSample {
-  /** p99 event-loop delay since the previous sample (ms). */
+  /** Worst event-loop delay since the previous sample (ms). */
   readonly delayMs: number;
   /** Resident set size (bytes). */
   readonly rssBytes: number;
@@ -20,8 +19,8 @@ export interface LoadMonitorOptions {
   readonly maxDelayMs: number;
   /** 0 = memory is not watched. */
   readonly maxMemoryBytes: number;
-  /** Bad samples in a row that start a cause. */
-  readonly enterAfter: number;
+  /** A cause starts when a bad sample comes at most this long after the previous bad one (ms); 0: at the first. */
+  readonly enterWithinMs: number;
   /** How long a cause stays on after its last bad sample (ms). */
   readonly holdMs: number;
   /** Monotonic clock (ms). */
@@ -36,7 +35,8 @@ const MEMORY_RELEASE_SHARE = 0.9;
 export class LoadMonitor {
   readonly #opts: LoadMonitorOptions;
   readonly #lastBad = new Map<OverloadCause, number>();
-  readonly #streak: Record<OverloadCause, number> = { event_loop: 0, memory: 0 };
+  /** When each cause last had a bad sample, whether or not it was on. */
+  readonly #lastOver = new Map<OverloadCause, number>();
   readonly #active = new Set<OverloadCause>();
   #last: LoadSample = { delayMs: 0, rssBytes: 0 };
 
@@ -59,7 +59,7 @@ export class LoadMonitor {
 
   /** Feeds one sample; calls onChange when a cause starts or ends. */
   observe(sample: LoadSample): void {
-    const { maxDelayMs, maxMemoryBytes, holdMs, enterAfter, now } = this.#opts;
+    const { maxDelayMs, maxMemoryBytes, holdMs, enterWithinMs, now } = this.#opts;
     const t = now();
     this.#last = sample;
     const memoryThreshold = this.#active.has('memory') ? maxMemoryBytes * MEMORY_RELEASE_SHARE : maxMemoryBytes;
@@ -69,8 +69,12 @@ export class LoadMonitor {
     };
     let changed = false;
     for (const cause of OVERLOAD_CAUSES) {
-      this.#streak[cause] = over[cause] ? this.#streak[cause] + 1 : 0;
-      if (over[cause] && (this.#active.has(cause) || this.#streak[cause] >= enterAfter)) this.#lastBad.set(cause, t);
+      if (over[cause]) {
+        const previous = this.#lastOver.get(cause);
+        this.#lastOver.set(cause, t);
+        const repeated = enterWithinMs === 0 || (previous !== undefined && t - previous <= enterWithinMs);
+        if (this.#active.has(cause) || repeated) this.#lastBad.set(cause, t);
+      }
       const bad = this.#lastBad.get(cause);
       const on = bad !== undefined && (bad === t || t - bad < holdMs);
       if (on === this.#active.has(cause)) continue;
@@ -82,32 +86,52 @@ export class LoadMonitor {
   }
 }
 
-/** Reads the real process: a perf_hooks event-loop-delay histogram (reset at each sample) and RSS. */
+/**
+ * Reads the real process: the event loop's worst delay since the previous sample (how late a 20 ms timer fires) and
+ * RSS. perf_hooks' monitorEventLoopDelay is not used because its reset() drops the interval that spans it: a stall
+ * at a sample boundary went unseen. Here a stall is counted in exactly one sample, whichever timer sees it first.
+ */
 export class ProcessLoad {
-  readonly #histogram;
-  readonly #resolutionMs: number;
+  readonly #periodMs: number;
+  readonly #timer: NodeJS.Timeout;
+  /** When the meter's timer is due next (ms, performance.now()). */
+  #due: number;
+  #worstMs = 0;
   #rssBytes = 0;
 
-  /** @param resolutionMs the histogram's timer period (ms); its own period is subtracted from what it records */
-  constructor(resolutionMs = 20) {
-    this.#resolutionMs = resolutionMs;
-    this.#histogram = monitorEventLoopDelay({ resolution: resolutionMs });
-    this.#histogram.enable();
+  /** @param periodMs the meter's timer period (ms): its resolution */
+  constructor(periodMs = 20) {
+    this.#periodMs = periodMs;
+    this.#due = performance.now() + periodMs;
+    this.#timer = setInterval(() => {
+      const now = this.#note();
+      this.#due = now + this.#periodMs;
+    }, periodMs).unref();
   }
 
   sample(): LoadSample {
-    const h = this.#histogram;
-    const p99 = h.count > 0 ? h.percentile(99) / 1e6 : 0;
-    h.reset();
+    this.#note();
+    const delayMs = this.#worstMs;
+    this.#worstMs = 0;
     try {
       this.#rssBytes = process.memoryUsage.rss();
     } catch {
       // It reads /proc, which fails with EMFILE at the file limit: keep the previous reading.
     }
-    return { delayMs: Math.max(0, p99 - this.#resolutionMs), rssBytes: this.#rssBytes };
+    return { delayMs, rssBytes: this.#rssBytes };
   }
 
   close(): void {
-    this.#histogram.disable();
+    clearInterval(this.#timer);
+  }
+
+  /** Counts how late the meter is now, once: the lateness seen here is not seen again by the next reading. */
+  #note(): number {
+    const now = performance.now();
+    if (now > this.#due) {
+      this.#worstMs = Math.max(this.#worstMs, now - this.#due);
+      this.#due = now;
+    }
+    return now;
   }
 }

@@ -41,19 +41,22 @@ async function refusal(url: string): Promise<HandshakeRefused> {
 
 describe('load-aware admission', () => {
   it('a stalled event loop turns new upgrades into 503 overloaded with Retry-After and /readyz into 503; existing clients keep being served; it clears by itself', async () => {
-    const relay = await startCli(['limits.max_event_loop_delay_ms=400']);
+    const relay = await startCli(['limits.max_event_loop_delay_ms=400', 'log.level=debug']);
     const existing = await new TestClient(relay.url).opened();
 
-    // Stalls of 700 ms, each followed by 100 ms of running: several 0.5 s samples in a row see the delay.
-    for (let i = 0; i < 4; i++) {
+    // Stalls of 700 ms, each followed by 300 ms of running (time enough to be scheduled on a busy machine): the
+    // sample after each stall sees the delay.
+    for (let i = 0; i < 5; i++) {
       relay.run.child.kill('SIGSTOP');
       await sleep(700);
       relay.run.child.kill('SIGCONT');
-      await sleep(100);
+      await sleep(300);
     }
 
     let ready = { status: 200, body: '' };
-    await until(async () => (ready = await relay.readyz()).status === 503, 5000, '/readyz to report the overload');
+    await until(async () => (ready = await relay.readyz()).status === 503, 5000, '/readyz to report the overload').catch((err: Error) => {
+      throw new Error(`${err.message}; the relay's load samples:\n${relay.run.stdout().split('\n').filter((l) => l.includes('load sample')).join('\n')}`);
+    });
     expect(ready.body).toMatch(/overload: event-loop delay \d+ ms \(limit 400 ms\)/);
     const refused = await refusal(relay.url);
     expect(refused.status).toBe(503);

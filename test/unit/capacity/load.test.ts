@@ -7,7 +7,7 @@ function monitor(opts: Partial<LoadMonitorOptions> = {}) {
   const m = new LoadMonitor({
     maxDelayMs: 500,
     maxMemoryBytes: 1000,
-    enterAfter: 1,
+    enterWithinMs: 0,
     holdMs: 5000,
     now: () => t,
     onChange: (active) => changes.push([...active]),
@@ -35,15 +35,17 @@ describe('load monitor', () => {
     expect(changes).toEqual([['event_loop'], []]);
   });
 
-  it('with enterAfter, one bad sample is not an overload; that many in a row are', () => {
-    const { m, at } = monitor({ enterAfter: 2 });
+  it('with enterWithinMs, one bad sample is not an overload; a second one within that time is', () => {
+    const { m, at } = monitor({ enterWithinMs: 2000 });
     m.observe({ delayMs: 900, rssBytes: 0 });
     at(500);
     m.observe({ delayMs: 10, rssBytes: 0 });
-    at(1000);
+    at(2500);
     m.observe({ delayMs: 900, rssBytes: 0 });
     expect(m.overloaded).toBe(false);
-    at(1500);
+    at(3000);
+    m.observe({ delayMs: 10, rssBytes: 0 });
+    at(4000);
     m.observe({ delayMs: 900, rssBytes: 0 });
     expect([...m.active]).toEqual(['event_loop']);
     // once on, a single bad sample keeps it on
