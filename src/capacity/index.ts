@@ -18,8 +18,13 @@ const LOAD_INTERVAL_MS = 500;
 const OVERLOAD_ENTER_WITHIN_MS = 2000;
 /** How long an overload cause stays on after its last bad sample (ms); clients are told to retry after it. */
 export const OVERLOAD_HOLD_MS = 5000;
-/** How often the descriptor table is probed (ms); a spin on EMFILE with no upgrade answered lasts at most two periods. */
+/** How often the descriptor table is probed (ms). */
 const FILE_PROBE_INTERVAL_MS = 100;
+/**
+ * How long the table may stay full while no upgrade request is answered before the listener closes (ms): a spin on
+ * EMFILE lasts at most about this long; clients on slow links get this long to send their request after connecting.
+ */
+const FILE_STUCK_MS = 1000;
 /** limits.max_memory_bytes when 0: this share of the memory limit (cgroup, else physical memory). */
 export const DEFAULT_MEMORY_SHARE = 0.8;
 
@@ -181,6 +186,8 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
         limit: nofile,
         intervalMs: FILE_PROBE_INTERVAL_MS,
         answered: () => gate.checks,
+        stuckMs: FILE_STUCK_MS,
+        now: () => performance.now(),
       });
       guard.start();
     },

@@ -31,6 +31,10 @@ export interface ListenerGuardOptions {
   readonly intervalMs: number;
   /** Upgrade requests answered so far (monotonic): progress that frees descriptors. */
   readonly answered: () => number;
+  /** How long the table must stay full with no upgrade answered before the listener closes (ms). */
+  readonly stuckMs: number;
+  /** Monotonic clock (ms). */
+  readonly now: () => number;
 }
 
 const READINESS = 'listener';
@@ -41,8 +45,8 @@ export class ListenerGuard {
   #accepting = true;
   #busy = false;
   #relistenFailed = false;
-  /** `answered()` at the previous probe that found the table full; null when it was not full. */
-  #fullAt: number | null = null;
+  /** Since when the table is full with `answered` unchanged; null while it is not full. */
+  #stuck: { since: number; answered: number } | null = null;
   #pauses = 0;
   #timer: NodeJS.Timeout | null = null;
 
@@ -90,14 +94,17 @@ export class ListenerGuard {
   #pauseIfFull(): void {
     const o = this.#opts;
     if (!o.files.full()) {
-      this.#fullAt = null;
+      this.#stuck = null;
       return;
     }
     const answered = o.answered();
-    const stuck = this.#fullAt === answered;
-    this.#fullAt = answered;
-    if (!stuck) return;
-    this.#fullAt = null;
+    const now = o.now();
+    if (this.#stuck === null || this.#stuck.answered !== answered) {
+      this.#stuck = { since: now, answered };
+      return;
+    }
+    if (now - this.#stuck.since < o.stuckMs) return;
+    this.#stuck = null;
     o.listener.pause();
     o.files.release(this.#ballast);
     this.#accepting = false;

@@ -26,6 +26,7 @@ function guard(size: number, resume: () => Promise<boolean> = async () => true) 
   const blocked = new Map<string, string>();
   const readiness = { block: (n: string, why: string) => blocked.set(n, why), unblock: (n: string) => blocked.delete(n) };
   let answered = 0;
+  let t = 0;
   const g = new ListenerGuard({
     files,
     listener,
@@ -36,8 +37,15 @@ function guard(size: number, resume: () => Promise<boolean> = async () => true) 
     limit: size,
     intervalMs: 100,
     answered: () => answered,
+    stuckMs: 1000,
+    now: () => t,
   });
-  return { g, state, listener, blocked, answer: () => answered++ };
+  /** One probe, `ms` after the previous one. */
+  const probe = (ms = 1000): Promise<void> => {
+    t += ms;
+    return g.check();
+  };
+  return { g, state, listener, blocked, answer: () => answered++, probe };
 }
 
 describe('listener guard', () => {
@@ -46,14 +54,15 @@ describe('listener guard', () => {
     expect(state.used).toBe(4);
   });
 
-  it('closes the listener when the table stays full while no upgrade is answered, and gives the ballast back', async () => {
-    const { g, state, listener, blocked, answer } = guard(100);
+  it('closes the listener when the table stays full for stuckMs while no upgrade is answered, and gives the ballast back', async () => {
+    const { g, state, listener, blocked, answer, probe } = guard(100);
     state.used = 100;
-    await g.check();
+    await probe();
     answer();
-    await g.check();
+    await probe();
+    await probe(500);
     expect(listener.pause).not.toHaveBeenCalled();
-    await g.check();
+    await probe(500);
     expect(listener.pause).toHaveBeenCalledTimes(1);
     expect(g.accepting).toBe(false);
     expect(g.pauses).toBe(1);
@@ -62,10 +71,10 @@ describe('listener guard', () => {
   });
 
   it('listens again only once the ballast and the hysteresis are free, and takes the ballast back', async () => {
-    const { g, state, listener, blocked } = guard(100);
+    const { g, state, listener, blocked, probe } = guard(100);
     state.used = 100;
-    await g.check();
-    await g.check();
+    await probe();
+    await probe();
     state.used = 90;
     await g.check();
     expect(listener.resume).not.toHaveBeenCalled();
@@ -79,10 +88,10 @@ describe('listener guard', () => {
 
   it('keeps trying when the port was taken while the listener was closed, and says so in /readyz', async () => {
     let free = false;
-    const { g, state, listener, blocked } = guard(100, async () => free);
+    const { g, state, listener, blocked, probe } = guard(100, async () => free);
     state.used = 100;
-    await g.check();
-    await g.check();
+    await probe();
+    await probe();
     state.used = 50;
     await g.check();
     expect(g.accepting).toBe(false);
