@@ -22,6 +22,7 @@ const MAX_CPU_SHARE = 0.15;
 
 interface Limited {
   readonly pid: number;
+  log(): string;
   readonly wsPort: number;
   readonly metrics: string;
   metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
@@ -35,6 +36,7 @@ async function startLimited(): Promise<Limited> {
   const metrics = `http://127.0.0.1:${ports.metrics_port}`;
   return {
     pid: run.child.pid ?? 0,
+    log: () => `${run.stdout()}${run.stderr()}`,
     wsPort: ports.ws_port,
     metrics,
     // A scrape may be reset in the moment the table is full, before the listener closes and gives descriptors back.
@@ -117,7 +119,9 @@ describe.skipIf(PRLIMIT === null)(`the open-file limit (prlimit --nofile=${LIMIT
     const idle: Socket[] = [];
     // More connections than descriptors: the relay can accept only part of them.
     for (let i = 0; i < LIMIT + 50; i++) idle.push(await idleConnection(relay.wsPort));
-    await until(async () => (await relay.metric('relay_accepting')) === 0, 5000, 'the listener to close');
+    await until(async () => (await relay.metric('relay_accepting')) === 0, 15_000, 'the listener to close').catch((err: Error) => {
+      throw new Error(`${err.message}; the relay logged:\n${relay.log()}`);
+    });
 
     const { share, cpuS, wallS } = await cpuShare(relay.pid, () => new Promise((resolve) => setTimeout(resolve, 1500)));
     expect(share, `relay CPU ${cpuS.toFixed(2)} s in ${wallS.toFixed(2)} s while at the limit`).toBeLessThan(MAX_CPU_SHARE);
