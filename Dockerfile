@@ -75,5 +75,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
 
 # --max-semi-space-size=1 (MiB): V8's young generation stays small instead of growing to 16 MiB per
 # semi-space in a connection burst, which V8 keeps; see README "Memory".
-ENTRYPOINT ["node", "--max-semi-space-size=1", "/app/dist/cli.js"]
+# --disable-sigusr1 (Node >= 22.14): SIGUSR1 never opens the inspector, not even before the relay's own handler is
+# installed; see README "Signals".
+ENTRYPOINT ["node", "--disable-sigusr1", "--max-semi-space-size=1", "/app/dist/cli.js"]
 CMD ["--config-file", "/etc/websocket-relay/relay.yaml"]

@@ -179,7 +179,7 @@ STOPSIGNAL=$(inspect '{{.Config.StopSignal}}')
 PORTS=$(inspect '{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')
 problems=()
 case "$USER_" in "" | root | 0 | 0:*) problems+=("USER is '${USER_:-unset}'") ;; esac
-[ "$ENTRYPOINT_JSON" = '["node","--max-semi-space-size=1","/app/dist/cli.js"]' ] || problems+=("entrypoint $ENTRYPOINT_JSON")
+[ "$ENTRYPOINT_JSON" = '["node","--disable-sigusr1","--max-semi-space-size=1","/app/dist/cli.js"]' ] || problems+=("entrypoint $ENTRYPOINT_JSON")
 [ "$CMD_JSON" = "[\"--config-file\",\"$CONTAINER_CONFIG\"]" ] || problems+=("cmd $CMD_JSON")
 [ "$STOPSIGNAL" = SIGTERM ] || problems+=("stop signal '$STOPSIGNAL'")
 for p in 8443/tcp 9090/tcp; do [[ " $PORTS" == *" $p "* ]] || problems+=("port $p not exposed"); done
@@ -284,6 +284,24 @@ hc "$METRICS_PORT" || fail_with_log "$TMP/hc.log" "healthcheck: the image's HEAL
 read -r CLOSED_PORT < <(probe free-ports 1)
 if hc "$CLOSED_PORT"; then fail "healthcheck: the HEALTHCHECK command also succeeds with nothing listening"; fi
 ok "HEALTHCHECK command succeeds inside the container (and fails with nothing listening)"
+
+# --- 9b. SIGUSR1, SIGUSR2, SIGHUP: the relay keeps serving and opens no inspector ----------------
+# Listening TCP sockets (state 0A) owned by a PID: their socket inodes matched against /proc/net/tcp{,6}.
+listening_sockets() {
+  local inodes
+  inodes=$(find "/proc/$1/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | sed 's/socket:\[\(.*\)\]/\1/' | sort -u)
+  [ -n "$inodes" ] || return 0
+  awk 'NR > 1 && $4 == "0A" { print $10, $2 }' "/proc/$1/net/tcp" "/proc/$1/net/tcp6" | while read -r inode addr; do
+    grep -qx "$inode" <<<"$inodes" && echo "$addr"
+  done | sort
+}
+before=$(listening_sockets "$RELAY_PID")
+for sig in USR1 USR2 HUP; do kill -"$sig" "$RELAY_PID"; done
+out=$(probe fanout --ws "ws://127.0.0.1:$WS_PORT/" --clients 2) || fail_with_log "$TMP/relay.log" "after SIGUSR1/SIGUSR2/SIGHUP: $out"
+kill -0 "$RELAY_PID" 2>/dev/null || fail_with_log "$TMP/relay.log" "SIGUSR1/SIGUSR2/SIGHUP ended the relay"
+after=$(listening_sockets "$RELAY_PID")
+[ "$before" = "$after" ] || fail "SIGUSR1: the relay listens on new sockets ($(tr '\n' ' ' <<<"$after"), before: $(tr '\n' ' ' <<<"$before"))"
+ok "SIGUSR1, SIGUSR2 and SIGHUP: still serving, no new listening socket (no inspector)"
 
 # --- 10. SIGTERM: drain, 1001, /readyz 503, exit 0 in time ----------------------------------------
 signalled=$SECONDS
