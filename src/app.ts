@@ -144,6 +144,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     });
     live.add({ name: 'relay', prepare: (next) => ({ commit: () => started.reconfigure(next.relay) }) });
     live.add({ name: 'log', prepare: (next) => ({ commit: () => setLogLevel(logger, next.log.level) }) });
+    live.add(protection.reloadStep);
     for (const step of extensions.reloadSteps ?? []) live.add(step);
     let certificates: CertificateReload | null = null;
     if (config.server.tls.cert_file !== null) {

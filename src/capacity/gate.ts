@@ -20,9 +20,14 @@ export function connectionCap(configured: number, fromFiles: number | null): Con
 /** Is told when the cap is reached (once until an upgrade passes again): a log line, not one per refusal. */
 export type FullListener = (cap: ConnectionCap) => void;
 
+const CAP_REFUSALS: Record<CapReason, Refusal> = {
+  max_connections: { ok: false, status: '503 Service Unavailable', reason: 'max_connections', body: 'server is full' },
+  file_limit: { ok: false, status: '503 Service Unavailable', reason: 'file_limit', body: 'server is full' },
+};
+
 export class CapacityGate implements UpgradeGate {
-  readonly cap: ConnectionCap;
-  readonly #capRefusal: Refusal;
+  #cap: ConnectionCap;
+  #capRefusal: Refusal;
   readonly #overloadRefusal: Refusal;
   readonly #onFull: FullListener;
   #overloaded = false;
@@ -31,9 +36,9 @@ export class CapacityGate implements UpgradeGate {
 
   /** @param retryAfterS what an overloaded relay asks clients to wait (seconds) */
   constructor(cap: ConnectionCap, retryAfterS: number, onFull: FullListener = () => {}) {
-    this.cap = cap;
+    this.#cap = cap;
     this.#onFull = onFull;
-    this.#capRefusal = { ok: false, status: '503 Service Unavailable', reason: cap.reason, body: 'server is full' };
+    this.#capRefusal = CAP_REFUSALS[cap.reason];
     this.#overloadRefusal = {
       ok: false,
       status: '503 Service Unavailable',
@@ -41,6 +46,16 @@ export class CapacityGate implements UpgradeGate {
       body: 'server is overloaded, try again later',
       headers: { 'Retry-After': String(retryAfterS) },
     };
+  }
+
+  get cap(): ConnectionCap {
+    return this.#cap;
+  }
+
+  /** A new cap (a reload of limits.max_connections); open connections above it stay open. */
+  set cap(cap: ConnectionCap) {
+    this.#cap = cap;
+    this.#capRefusal = CAP_REFUSALS[cap.reason];
   }
 
   get overloaded(): boolean {
@@ -61,10 +76,10 @@ export class CapacityGate implements UpgradeGate {
   check(open: number): Refusal | null {
     this.#checks++;
     if (this.#overloaded) return this.#overloadRefusal;
-    if (open >= this.cap.max) {
+    if (open >= this.#cap.max) {
       if (!this.#full) {
         this.#full = true;
-        this.#onFull(this.cap);
+        this.#onFull(this.#cap);
       }
       return this.#capRefusal;
     }

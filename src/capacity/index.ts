@@ -3,7 +3,7 @@
 // Always on; the hub consults the gate on every upgrade, everything else runs on timers.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LimitsConfig } from '../config/security.js';
-import type { ReadinessGate } from '../contracts.js';
+import type { ReadinessGate, ReloadStep } from '../contracts.js';
 import type { Logger } from '../logger.js';
 import { fileBudget, BALLAST_FDS, type FileBudget } from './budget.js';
 import { FileTable } from './files.js';
@@ -50,9 +50,14 @@ export interface Capacity {
   readonly files: FileBudget | null;
   /** Starts the timers once the hub listens; `listener` is the hub's listen socket. */
   start(listener: ListenerControl): void;
+  /** Applies limits.max_connections live; names the other capacity keys a reload changed as needing a restart. */
+  readonly reloadStep: ReloadStep;
   /** Stops the timers. Idempotent. */
   close(): void;
 }
+
+/** The keys this room reads only at start. */
+const START_KEYS = ['max_event_loop_delay_ms', 'max_memory_bytes'] as const;
 
 /**
  * Builds the gate (call before the hub listens: the descriptors open now are the baseline the budget keeps).
@@ -161,7 +166,18 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
   return {
     gate,
     cap,
-    maxConnections: cap.max === Infinity ? 0 : cap.max,
+    get maxConnections() {
+      return gate.cap.max === Infinity ? 0 : gate.cap.max;
+    },
+    reloadStep: {
+      name: 'capacity',
+      restartOnly: (next, running) => START_KEYS.filter((k) => next.limits[k] !== running.limits[k]).map((k) => `limits.${k}`),
+      prepare: (next, running) => {
+        if (next.limits.max_connections === running.limits.max_connections) return null;
+        const nextCap = connectionCap(next.limits.max_connections, budget?.maxConnections ?? null);
+        return { commit: () => (gate.cap = nextCap) };
+      },
+    },
     files: budget,
     start(listener) {
       // What the loop went through while the relay was starting is not load.
