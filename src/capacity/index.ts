@@ -10,7 +10,7 @@ import { FileTable } from './files.js';
 import { CapacityGate, connectionCap, type ConnectionCap } from './gate.js';
 import { ListenerGuard, type ListenerControl } from './listener.js';
 import { LoadMonitor, OVERLOAD_CAUSES, ProcessLoad, type LoadSample, type OverloadCause } from './load.js';
-import { memoryLimit, type MemoryLimit } from './memory.js';
+import { memoryLimit, type MemoryLimit } from '../relay/memory.js';
 
 /** How often load is sampled (ms): also the window of the worst event-loop delay. */
 const LOAD_INTERVAL_MS = 500;
