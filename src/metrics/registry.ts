@@ -53,7 +53,7 @@ export function createMetrics(activeConnections: () => number, connectionLimit: 
   });
   new Gauge({
     name: 'relay_connections_max',
-    help: 'Most WebSocket connections the relay accepts (limits.max_connections); 0 when unlimited',
+    help: 'Most WebSocket connections the relay accepts: limits.max_connections, or what the open-file limit allows when that is lower or unset; 0 when unlimited',
     registers: [registry],
     collect() {
       this.set(connectionLimit());
