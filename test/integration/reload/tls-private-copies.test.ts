@@ -1,27 +1,18 @@
 // uWS reads a replaced certificate from files when a handshake first needs it, possibly days after the reload, and
 // crashes the process when they are gone. A temporary-file cleaner removing the relay's private copies in between
 // must not take the relay down: the copies are written again. A real process, so a crash cannot take the runner.
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { expect, it } from 'vitest';
+import { selfSigned, type CertPair } from '../../helpers/certs.js';
 import { listening, runCli, type CliRun } from '../../helpers/cli.js';
 import { until, within } from '../../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-tls-copies-'));
 
-function pair(name: string): { cert: string; key: string; fp: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
-  ], { stdio: 'ignore' });
-  return { cert, key, fp: new X509Certificate(readFileSync(cert)).fingerprint256 };
-}
+const pair = (name: string): CertPair => selfSigned(dir, name);
 
 function reloads(run: CliRun): number {
   return run.stdout().split('\n').filter((l) => l.includes('"msg":"configuration reloaded"')).length;

@@ -1,27 +1,18 @@
 // A second certificate replacement would make uWS free the routes of a TLS context that connections still use: a
 // client that finished its handshake before the replacement and sends its request after it crashed the relay. The
 // relay (a real process, so a crash cannot take the test runner with it) refuses that replacement and keeps serving.
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { expect, it } from 'vitest';
+import { selfSigned, type CertPair } from '../../helpers/certs.js';
 import { listening, runCli, type CliRun } from '../../helpers/cli.js';
 import { until, within } from '../../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relay-tls-second-'));
 
-function pair(name: string): { cert: string; key: string; fp: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
-  ], { stdio: 'ignore' });
-  return { cert, key, fp: new X509Certificate(readFileSync(cert)).fingerprint256 };
-}
+const pair = (name: string): CertPair => selfSigned(dir, name);
 
 function logLines(run: CliRun): { msg: string; [k: string]: unknown }[] {
   return run.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string });
