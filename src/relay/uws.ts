@@ -154,7 +154,7 @@ export function loadUwsBuild(options: LoadOptions = {}): UwsBuild {
   throw new NativeBindingError(
     `no uWebSockets.js native build runs on Node ${rt.node} (ABI ${rt.abi}, ${rt.platform}-${rt.arch}, ` +
       `glibc ${rt.glibc ?? 'none'})${forced}: ${reasons.join('; ')}; ` +
-      `use Node 20, or Node 20, 22, 24 or 25 with glibc >= ${MIN_GLIBC_20_57} (Debian 13, Ubuntu 24.04, node:24-trixie-slim)`,
+      `the relay runs on Node 22, 24 or 25 with glibc >= ${MIN_GLIBC_20_57} (Debian 13, Ubuntu 24.04, node:24-trixie-slim), or on Node 20`,
   );
 }
 
