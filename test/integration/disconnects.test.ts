@@ -91,7 +91,7 @@ describe('disconnects', () => {
 
   it('a client that stops reading is dropped as slow_consumer; the relay holds no more for it, and a fast client gets everything not shed', async () => {
     // The relay runs as its own process so its memory can be measured apart from the test's clients.
-    const run = runCli(['--set', 'server.host=127.0.0.1', '--set', 'server.port=0', '--set', 'metrics.host=127.0.0.1', '--set', 'metrics.port=0', '--set', `relay.max_backpressure_bytes=${64 * 1024}`]);
+    const run = runCli(['--set', 'server.host=127.0.0.1', '--set', 'server.port=0', '--set', 'metrics.host=127.0.0.1', '--set', 'metrics.port=0', '--set', `relay.max_backpressure_bytes=${64 * 1024}`, '--set', 'relay.idle_timeout_s=8']);
     const { ws_port, metrics_port } = await listening(run);
     const metricsUrl = `http://127.0.0.1:${metrics_port}/metrics`;
     const slow = await rawUpgrade(ws_port);
@@ -116,6 +116,11 @@ describe('disconnects', () => {
       if (i % 64 === 63) await receivedAtLeast(i + 1);
     }
     await receivedAtLeast(rounds);
+    // A client ended at the soft limit is counted when it closes: when it reads its 4008, or, since this one never
+    // reads, when uWS's close timeout fires (8 s with idle_timeout_s 8); one cut at the hard limit closes at once.
+    const slowConsumers = async (): Promise<number> =>
+      metricValue(await scrape(metricsUrl), 'relay_disconnections_total', { reason: 'slow_consumer' }) ?? 0;
+    await until(async () => (await slowConsumers()) >= 1, 15_000, 'the slow client to be disconnected', 100);
     const text = await scrape(metricsUrl);
     expect(metricValue(text, 'relay_disconnections_total', { reason: 'slow_consumer' })).toBe(1);
     expect(received + (metricValue(text, 'relay_shed_messages_total') ?? 0)).toBe(rounds);
@@ -126,7 +131,7 @@ describe('disconnects', () => {
     slow.destroy();
     run.child.kill('SIGTERM');
     expect(await within(run.exited, 10_000, 'the relay to exit')).toBe(0);
-  });
+  }, 60_000);
 
   it('a frame-level protocol violation drops only the offender: protocol_error where uWS names it, else client_close', async () => {
     const relay = await startRelay();
