@@ -1,10 +1,28 @@
 // Runs the built CLI (dist/cli.js) as a child process, as a user would, and reads its logs.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onTestFinished } from 'vitest';
 import { within } from './wait.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** Config text that binds both listeners to loopback on free ports. */
+export const LOOPBACK = 'server: { host: 127.0.0.1, port: 0 }\nmetrics: { host: 127.0.0.1, port: 0 }\n';
+
+/** A fresh temporary folder (`dir`) and a writer that puts each config text into a new YAML file there. */
+export function configFiles(prefix: string): { dir: string; configFile: (text: string) => string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  let files = 0;
+  const configFile = (text: string): string => {
+    const path = join(dir, `relay-${files++}.yaml`);
+    writeFileSync(path, text);
+    return path;
+  };
+  return { dir, configFile };
+}
 
 export interface CliRun {
   readonly child: ChildProcess;

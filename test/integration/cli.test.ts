@@ -1,26 +1,15 @@
 // The command line as an operator meets it: bad configs exit 2 naming the key, ports in use exit 4,
 // a missing native build exits 3, and SIGTERM drains gracefully.
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { connectMany, TestClient } from '../helpers/client.js';
-import { listening, runCli, runCliToExit } from '../helpers/cli.js';
+import { configFiles, listening, LOOPBACK, runCli, runCliToExit } from '../helpers/cli.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
 import { rawUpgrade } from '../helpers/raw.js';
 import { until, within } from '../helpers/wait.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));
-let files = 0;
-function configFile(text: string): string {
-  const path = join(dir, `relay-${files++}.yaml`);
-  writeFileSync(path, text);
-  return path;
-}
-
-/** Loopback, free ports, shutdown timings for tests. */
-const LOOPBACK = 'server: { host: 127.0.0.1, port: 0 }\nmetrics: { host: 127.0.0.1, port: 0 }\n';
+const { dir, configFile } = configFiles('relay-cli-');
 
 describe('configuration errors exit 2 with one line per problem naming the key', () => {
   const cases: [string, string, string][] = [

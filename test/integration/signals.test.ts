@@ -1,24 +1,15 @@
 // Every signal has a meaning and none opens a door: SIGUSR1 never starts the inspector, SIGUSR1/SIGUSR2 log a state
 // summary and never kill, SIGHUP reloads, SIGQUIT drains like SIGTERM. The CLI runs as a child process.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { connectMany, TestClient } from '../helpers/client.js';
-import { listening, runCli, type CliRun } from '../helpers/cli.js';
+import { configFiles, listening, LOOPBACK, runCli, type CliRun } from '../helpers/cli.js';
 import { listeningSockets } from '../helpers/listeners.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
 import { until, within } from '../helpers/wait.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'relay-signals-'));
-let files = 0;
-function configFile(text: string): string {
-  const path = join(dir, `relay-${files++}.yaml`);
-  writeFileSync(path, text);
-  return path;
-}
-const LOOPBACK = 'server: { host: 127.0.0.1, port: 0 }\nmetrics: { host: 127.0.0.1, port: 0 }\n';
+const { configFile } = configFiles('relay-signals-');
 // If the inspector ever opened it would take a free port, so a listener shows up even when 9229 is taken.
 const INSPECTOR_ANY_PORT = { NODE_OPTIONS: '--inspect-port=0' };
 
