@@ -5,7 +5,7 @@ import type { Admission, Backplane, EndSocket, MessageLimiter, SocketRef, Upgrad
 import type { Logger } from '../logger.js';
 import type { RelayConfig } from '../config/schema.js';
 import { formatAddress } from './address.js';
-import { Audience } from './audience.js';
+import { Audience, NO_ROOM, type Room } from './audience.js';
 import { FlowState } from './backpressure.js';
 import { CloseCode, classifyClose, PLUGIN_CLOSES, topicFor, WS_PORT_HEALTH_PATH, type DisconnectReason, type PluginCloseReason, type RejectReason } from './protocol.js';
 import {
@@ -26,6 +26,8 @@ import {
 export interface SocketData<A = unknown, L = unknown> {
   /** pub/sub topic this socket joined (its room). */
   topic: string;
+  /** Its topic's subscriber count (set when uWS reports the subscription): the message path reads it, no Map lookup. */
+  room: Room;
   /** Client IP as admission decided it (socket peer, or X-Forwarded-For from a trusted proxy). */
   ip: string;
   /** Reason recorded by the relay before it ended the socket itself; null when the close came from elsewhere. */
@@ -192,7 +194,7 @@ export class Hub {
           counters.messages++;
           counters.receivedBytes += bytes;
           const topic = data.topic;
-          counters.deliveries += audience.size(topic) - live.notSender;
+          counters.deliveries += data.room.subscribers - live.notSender;
           if (live.echo) app.publish(topic, message, isBinary);
           else ws.publish(topic, message, isBinary);
           backplane?.publish(topic, message, isBinary);
@@ -202,7 +204,9 @@ export class Hub {
       },
       ...(flow === undefined ? {} : { drain: (ws: WebSocket<SocketData>) => flow.drained(ws.getUserData()) }),
       subscription: (ws, topic, newCount, oldCount) => {
-        audience.update(Buffer.from(topic).toString(), newCount);
+        const room = audience.update(Buffer.from(topic).toString(), newCount);
+        // The socket's own subscribe (in open): it keeps its Room for the message path.
+        if (newCount > oldCount) ws.getUserData().room = room;
         if (!dropsReported) recordBufferedAtClose(ws, newCount, oldCount);
       },
       ...(dropsReported ? { dropped: countDrop } : {}),
@@ -417,7 +421,7 @@ export class Hub {
 
     const limiter = this.#opts.limiter;
     const accept = (ip: string, protocol: string, state: unknown): void => {
-      const data: SocketData = { topic, ip, decided: null, bufferedAtClose: 0, dropped: 0, admission: state, limiter: limiter?.create(ip) ?? null, flow: new FlowState() };
+      const data: SocketData = { topic, room: NO_ROOM, ip, decided: null, bufferedAtClose: 0, dropped: 0, admission: state, limiter: limiter?.create(ip) ?? null, flow: new FlowState() };
       res.upgrade(data, key, protocol, extensions, context);
     };
     const refuse = (status: string, reason: RejectReason, body = status, headers?: Readonly<Record<string, string>>): void => {

@@ -35,6 +35,20 @@ describe('relay_deliveries_total', () => {
     await Promise.all([a2!.received(1), a3!.received(1), b2!.received(1)]);
     expect(await deliveries(relay)).toBe(2 + 1);
   });
+
+  it('counts a room that emptied and filled again by its new members only', async () => {
+    const relay = await startRelay({ relay: { rooms: true } });
+    const [old1, old2] = await connectMany(`${relay.url}/r`, 2);
+    old1!.send('before');
+    await old2!.received(1);
+    expect(await deliveries(relay)).toBe(2);
+    await Promise.all([old1!.close(), old2!.close()]);
+    await until(async () => metricValue(await scrape(relay.metricsUrl), 'relay_connections_active') === 0, 5000, 'the room to empty');
+    const [n1, n2, n3] = await connectMany(`${relay.url}/r`, 3);
+    n1!.send('after');
+    await Promise.all([n2!.received(1), n3!.received(1)]);
+    expect(await deliveries(relay)).toBe(2 + 3);
+  });
 });
 
 const NO_REDIS = REDIS_SERVER === null ? 'redis-server not on PATH (apt-get install redis-server; .ci/run installs it)' : null;
