@@ -65,7 +65,7 @@ const relay = z.strictObject({
     .nullable()
     .default(null)
     .describe(
-      'bytes queued at which the relay ends a slow client with 4008 "slow consumer", the close frame queued behind its data; null = half of max_backpressure_bytes',
+      'bytes a client has not read (queued, or sent past a ping it left unanswered for 1 s) at which the relay ends it with 4008 "slow consumer", the close frame queued behind its data; null = half of max_backpressure_bytes',
     ),
   max_stall_s: z
     .number()

@@ -3,6 +3,13 @@
 // queues when the total passes the budget. A check every few KiB a client publishes sheds that publisher's excess
 // while a reader of its room is behind but still reading: the source pays for a flood, not its readers.
 //
+// Read receipts: the kernel takes megabytes for a client that has stopped reading before uWS queues a byte (its
+// send buffer grows to tcp_wmem's maximum), and writing into a thousand such sockets costs the relay's CPU in the
+// kernel and, past tcp_mem, slows every socket of the machine. So every socket that was sent another
+// PING_EVERY_FRACTION of the soft limit gets a ping, queued behind that data: its pong proves the client read up
+// to there. A client that leaves a ping unanswered for PONG_WAIT_MS while the soft limit's worth of bytes were sent
+// past its last pong is ended as over the soft limit, wherever those bytes wait (uWS or the kernel).
+//
 // uWS facts this relies on (WebSocket.h, 20.30 and 20.57 alike): send() drops a frame once the queue is over
 // maxBackpressure, the close frame of end() included, so the close frame needs a soft limit below the hard one;
 // end() unsubscribes at once (nothing more is copied in) but the socket keeps its queue until the client reads it
@@ -30,6 +37,12 @@ const FIRST_DRAIN_MS = 250;
 /** A socket that has drained before counts as stalled once it has not drained for this long (ms): a busy reader's process may pause. */
 const NEXT_DRAIN_MS = 1000;
 
+/** A ping unanswered this long (ms) marks a client as not reading; any RFC 6455 client answers one when it reads it. */
+export const PONG_WAIT_MS = 1000;
+
+/** A socket gets a ping each time it was sent this fraction of the soft limit since its last ping. */
+const PING_EVERY_FRACTION = 1 / 4;
+
 /** Why the guard cut a socket; label of relay_slow_consumer_cuts_total. */
 export const CUT_TRIGGERS = ['soft_limit', 'stall', 'budget'] as const;
 export type CutTrigger = (typeof CUT_TRIGGERS)[number];
@@ -44,7 +57,22 @@ export class FlowState {
   drainedAt = -Infinity;
   /** Clock time (ms) since which the queue has been non-empty without interruption; -1 while empty. */
   busySince = -1;
+  /** Bytes sent to this socket's room (Traffic.bytes) when the relay last pinged it. */
+  pingBytes = 0;
+  /** Traffic.bytes at the last ping the client answered: it has read everything sent before. */
+  readTo = 0;
+  /** Clock time (ms) of the ping not answered yet; -1 when none is outstanding. */
+  pingSince = -1;
+  /** The room's byte counter, set when the socket joins. */
+  traffic: Traffic = NO_TRAFFIC;
 }
+
+/** Payload bytes sent to a room since it opened: every socket of the room was sent each of them. */
+export interface Traffic {
+  bytes: number;
+}
+
+const NO_TRAFFIC: Traffic = { bytes: 0 };
 
 /** What the guard needs from the hub: it decides, the hub acts. */
 export interface SocketCutter {
@@ -67,7 +95,7 @@ export interface BackpressureOptions extends ResolvedLimits {
   readonly now: () => number;
 }
 
-interface Room {
+interface Room extends Traffic {
   /** Every socket of the room with its data (no getUserData call while scanning). */
   readonly sockets: Map<WebSocket<SocketData>, SocketData>;
   /** Until this clock time (ms) publishers of this room that reach a check have their messages dropped. */
@@ -86,6 +114,8 @@ interface Queued {
   readonly unproven: boolean;
   /** No progress for relay.max_stall_s. */
   readonly overdue: boolean;
+  /** A ping unanswered for PONG_WAIT_MS with the soft limit's worth of bytes sent past the last one answered. */
+  readonly unread: boolean;
   trigger: CutTrigger | null;
 }
 
@@ -113,6 +143,8 @@ export class BackpressureGuard {
   readonly #checkpointBytes: number;
   /** A queue at least this long, of a socket not known to be stalled, presses its room. */
   readonly #pressureBytes: number;
+  /** Bytes sent to a socket between two pings. */
+  readonly #pingEveryBytes: number;
   readonly #linger = new Ledger();
   #timer: NodeJS.Timeout | null = null;
   #lastLogAt = -Infinity;
@@ -123,6 +155,7 @@ export class BackpressureGuard {
     this.#o = opts;
     this.#pressureBytes = opts.softBytes;
     this.#checkpointBytes = Math.max(1, Math.floor(opts.softBytes / 8));
+    this.#pingEveryBytes = Math.max(1, Math.floor(opts.softBytes * PING_EVERY_FRACTION));
   }
 
   get budgetBytes(): number {
@@ -143,10 +176,13 @@ export class BackpressureGuard {
   opened(ws: WebSocket<SocketData>, data: SocketData): void {
     let room = this.#rooms.get(data.topic);
     if (room === undefined) {
-      room = { sockets: new Map(), shedUntil: 0, queued: 0 };
+      room = { sockets: new Map(), shedUntil: 0, queued: 0, bytes: 0 };
       this.#rooms.set(data.topic, room);
     }
     room.sockets.set(ws, data);
+    const flow = data.flow;
+    flow.traffic = room;
+    flow.pingBytes = flow.readTo = room.bytes;
   }
 
   closed(ws: WebSocket<SocketData>, data: SocketData): void {
@@ -164,14 +200,31 @@ export class BackpressureGuard {
     data.flow.drainedAt = this.#o.now();
   }
 
+  /** uWS `pong`: the client read everything sent before the ping it answers. */
+  ponged(data: SocketData): void {
+    const flow = data.flow;
+    if (flow.pingSince < 0) return; // uWS's own keep-alive ping
+    flow.readTo = flow.pingBytes;
+    flow.pingSince = -1;
+  }
+
+  /** Counts a message from another instance (the backplane), which reaches the room without `allow`. */
+  relayed(topic: string, bytes: number): void {
+    const room = this.#rooms.get(topic);
+    if (room !== undefined) room.bytes += bytes;
+  }
+
   /**
    * Per message, before it is published: false drops it (shed at the source). Costs one add and one compare
    * until the sender has published another checkpoint's worth of bytes.
    */
   allow(data: SocketData, bytes: number): boolean {
     const flow = data.flow;
-    if ((flow.sentBytes += bytes) < flow.checkAt) return true;
-    return this.#checkpoint(data, flow);
+    if ((flow.sentBytes += bytes) < flow.checkAt || this.#checkpoint(data, flow)) {
+      flow.traffic.bytes += bytes;
+      return true;
+    }
+    return false;
   }
 
   #checkpoint(data: SocketData, flow: FlowState): boolean {
@@ -216,19 +269,28 @@ export class BackpressureGuard {
     for (const [ws, data] of room.sockets) {
       const bytes = ws.getBufferedAmount();
       const flow = data.flow;
-      if (bytes === 0) {
+      let unanswered = false;
+      if (flow.pingSince >= 0) {
+        unanswered = now - flow.pingSince >= PONG_WAIT_MS;
+      } else if (room.bytes - flow.pingBytes >= this.#pingEveryBytes) {
+        flow.pingBytes = room.bytes;
+        flow.pingSince = now;
+        ws.ping();
+      }
+      const unread = unanswered && room.bytes - flow.readTo >= o.softBytes;
+      if (bytes === 0 && !unread) {
         flow.busySince = -1;
         continue;
       }
       total += bytes;
-      if (flow.busySince < 0) flow.busySince = now;
-      const reading = now - flow.drainedAt < NEXT_DRAIN_MS;
-      const unproven = !reading && now - flow.busySince < FIRST_DRAIN_MS;
+      if (bytes > 0 && flow.busySince < 0) flow.busySince = now;
+      const reading = !unanswered && now - flow.drainedAt < NEXT_DRAIN_MS;
+      const unproven = !reading && !unanswered && now - flow.busySince < FIRST_DRAIN_MS;
       const stalled = !reading && !unproven;
       const idle = now - Math.max(flow.busySince, flow.drainedAt);
       if (reading && bytes >= this.#pressureBytes) pressedReaders++;
       else if (unproven && bytes >= this.#pressureBytes) pressedUnproven++;
-      out.push({ ws, room, bytes, stalled, unproven, overdue: o.maxStallMs > 0 && idle >= o.maxStallMs, trigger: null });
+      out.push({ ws, room, bytes, stalled, unproven, unread, overdue: o.maxStallMs > 0 && bytes > 0 && idle >= o.maxStallMs, trigger: null });
     }
     // A flood fills a reader's queue in a millisecond, before it could drain: until a socket has shown that it
     // reads (drained) or not (FIRST_DRAIN_MS without), its long queue presses the room like a reader's. So a fresh
@@ -239,7 +301,7 @@ export class BackpressureGuard {
     const shedding = isPressed || now < room.shedUntil + SWEEP_INTERVAL_MS;
     for (let i = from; i < out.length; i++) {
       const q = out[i]!;
-      if (q.bytes >= o.softBytes && !(shedding && !q.stalled)) q.trigger = 'soft_limit';
+      if ((q.bytes >= o.softBytes && !(shedding && !q.stalled)) || q.unread) q.trigger = 'soft_limit';
       else if (q.overdue) q.trigger = 'stall';
     }
     this.state.queuedBytes += total - room.queued;

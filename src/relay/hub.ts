@@ -58,6 +58,10 @@ export interface FlowControl {
   closed(ws: WebSocket<SocketData>, data: SocketData): void;
   /** uWS `drain`: the socket's queue shrank. */
   drained(data: SocketData): void;
+  /** uWS `pong`: the client answered a ping. */
+  ponged(data: SocketData): void;
+  /** A message from the backplane reached `topic` (bytes of payload). */
+  relayed(topic: string, bytes: number): void;
   /** Returns false to drop a message at its publisher. Called after the limiter, before the fan-out. */
   allow(data: SocketData, bytes: number): boolean;
 }
@@ -202,7 +206,9 @@ export class Hub {
           this.#failed(ws, err, 'message');
         }
       },
-      ...(flow === undefined ? {} : { drain: (ws: WebSocket<SocketData>) => flow.drained(ws.getUserData()) }),
+      ...(flow === undefined
+        ? {}
+        : { drain: (ws: WebSocket<SocketData>) => flow.drained(ws.getUserData()), pong: (ws: WebSocket<SocketData>) => flow.ponged(ws.getUserData()) }),
       subscription: (ws, topic, newCount, oldCount) => {
         const room = audience.update(Buffer.from(topic).toString(), newCount);
         // The socket's own subscribe (in open): it keeps its Room for the message path.
@@ -247,6 +253,7 @@ export class Hub {
     opts.admission?.attach?.(end);
     backplane?.attach((topic, message, isBinary) => {
       counters.deliveries += audience.size(topic);
+      flow?.relayed(topic, message.byteLength);
       return app.publish(topic, message, isBinary);
     });
   }

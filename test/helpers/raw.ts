@@ -220,3 +220,47 @@ export function socketClosed(socket: Socket, ms = 10_000): Promise<void> {
     'the server to close the raw socket',
   );
 }
+
+/**
+ * Reads everything `socket` receives as fast as it can, reporting the byte count of each chunk, and answers every
+ * ping as an RFC 6455 client does (the relay takes a client that leaves pings unanswered for one that stopped
+ * reading). Only frame heads are parsed; payloads are skipped.
+ */
+export function readAnsweringPings(socket: Socket, onBytes: (bytes: number) => void): void {
+  let head = Buffer.alloc(0);
+  let skip = 0;
+  socket.on('data', (chunk: Buffer) => {
+    onBytes(chunk.length);
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      return;
+    }
+    let buf = head.length > 0 ? Buffer.concat([head, chunk.subarray(skip)]) : chunk.subarray(skip);
+    skip = 0;
+    while (buf.length >= 2) {
+      const opcode = (buf[0] ?? 0) & 0x0f;
+      let len = (buf[1] ?? 0) & 0x7f;
+      let at = 2;
+      if (len === 126) {
+        if (buf.length < 4) break;
+        len = buf.readUInt16BE(2);
+        at = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) break;
+        len = Number(buf.readBigUInt64BE(2));
+        at = 10;
+      }
+      if (opcode === Opcode.ping) {
+        if (buf.length < at + len) break;
+        socket.write(frame({ opcode: Opcode.pong, payload: Buffer.from(buf.subarray(at, at + len)) }));
+      } else if (buf.length < at + len) {
+        skip = at + len - buf.length;
+        buf = Buffer.alloc(0);
+        break;
+      }
+      buf = buf.subarray(at + len);
+    }
+    head = Buffer.from(buf);
+  });
+  socket.resume();
+}

@@ -9,7 +9,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { listening, runCli } from '../helpers/cli.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
-import { Opcode, parseFrames, rawUpgrade } from '../helpers/raw.js';
+import { Opcode, parseFrames, rawUpgrade, readAnsweringPings } from '../helpers/raw.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { until, within } from '../helpers/wait.js';
 
@@ -120,12 +120,13 @@ describe('slow consumers', () => {
   });
 
   it('a client whose queue does not drain for max_stall_s is ended with 4008 below the soft limit', async () => {
-    const relay = await startRelay({ relay: { max_stall_s: 1 } });
+    // A soft limit above what the kernel holds for the client, so that only the stall can end it.
+    const relay = await startRelay({ relay: { max_stall_s: 1, max_backpressure_bytes: 64 * 1024 * 1024, soft_backpressure_bytes: 32 * 1024 * 1024 } });
     const stalled = await rawUpgrade(relay.wsPort);
     stalled.pause();
     const fast = new Reader(relay.url);
     await fast.opened();
-    // Fill the kernel's buffers toward the stalled client, then queue a little in uWS (far below 512 KiB).
+    // Fill the kernel's buffers toward the stalled client, then queue a little in uWS (far below the soft limit).
     const chunk = Buffer.alloc(16 * 1024, 1);
     let sent = 0;
     await until(
@@ -136,7 +137,7 @@ describe('slow consumers', () => {
       15_000,
       'a queue to build toward the stalled client',
     );
-    expect(await queued(relay)).toBeLessThan(512 * 1024);
+    expect(await queued(relay)).toBeLessThan(4 * 1024 * 1024);
     const started = performance.now();
     await until(() => cuts(relay) === 1, 5000, 'the stalled client to be ended', 20);
     const waited = performance.now() - started;
@@ -146,6 +147,33 @@ describe('slow consumers', () => {
     const frames = parseFrames(await drainRaw(stalled));
     expect(frames.at(-1)!.closeCode).toBe(4008);
     expect(fast.count).toBe(sent);
+  });
+
+  it('a client that stops reading is ended within seconds while the kernel still holds its data, before the relay queues any', async () => {
+    // max_stall_s off: only the unanswered ping can end it. 16 KiB every 20 ms (800 KB/s), as a live stream.
+    const relay = await startRelay({ relay: { max_stall_s: 0 } });
+    const stalled = await rawUpgrade(relay.wsPort);
+    stalled.pause();
+    const fast = new Reader(relay.url);
+    await fast.opened();
+    const chunk = Buffer.alloc(16 * 1024, 5);
+    let sent = 0;
+    let maxQueued = 0;
+    const started = performance.now();
+    while (cuts(relay) === 0 && performance.now() - started < 10_000) {
+      sent += await publishInLockstep(fast, chunk, 1);
+      maxQueued = Math.max(maxQueued, relay.backpressure.state.queuedBytes);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(cuts(relay)).toBe(1);
+    expect(relay.backpressure.state.cuts.soft_limit).toBe(1);
+    // uWS never queued for it: everything it was sent waited in the kernel's buffers, which the relay cannot read.
+    expect(maxQueued).toBe(0);
+    const frames = parseFrames(await drainRaw(stalled));
+    expect(frames.some((f) => f.opcode === Opcode.ping)).toBe(true);
+    expect(frames.at(-1)!.closeCode).toBe(4008);
+    expect(fast.count).toBe(sent);
+    expect(fast.closeCode).toBeNull();
   });
 
   it('over the total budget the largest queues are dropped first; a healthy reader loses nothing', async () => {
@@ -174,14 +202,13 @@ describe('slow consumers', () => {
     const run = runCli(['--set', 'server.host=127.0.0.1', '--set', 'server.port=0', '--set', 'metrics.host=127.0.0.1', '--set', 'metrics.port=0']);
     const { ws_port, metrics_port } = await listening(run);
     const metricsUrl = `http://127.0.0.1:${metrics_port}/metrics`;
-    // Readers that read as fast as they can: raw sockets that count bytes and parse nothing.
+    // Readers that read as fast as they can: raw sockets that count bytes, parse frame heads only and answer pings.
     const readers = await Promise.all(Array.from({ length: 5 }, () => rawUpgrade(ws_port)));
     const received = readers.map(() => 0);
     const closed = readers.map(() => false);
     readers.forEach((socket, i) => {
-      socket.on('data', (chunk: Buffer) => (received[i]! += chunk.length));
       socket.once('close', () => (closed[i] = true));
-      socket.resume();
+      readAnsweringPings(socket, (bytes) => (received[i]! += bytes));
     });
     const flood = spawn(process.execPath, [FLOOD, String(ws_port), '4', String(60 * 1024)], { stdio: ['ignore', 'pipe', 'inherit'] });
     onTestFinished(() => {
