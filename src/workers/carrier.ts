@@ -91,23 +91,19 @@ export function recordBytes(topicBytes: number, payloadBytes: number): number {
 }
 
 /**
- * Writes one record's header and topic at `at` in the envelope's record layout (flags, uint16 topic length, uint32
- * payload length, topic); the payload's `payloadBytes` go right after, written by the caller.
- * @returns the offset of the payload
+ * Writes one record at `at` in the envelope's record layout (flags, uint16 topic length, uint32 payload length, topic,
+ * payload), for carriers that keep records in memory of their own rather than in an EnvelopeWriter's envelope.
+ * @returns the offset after the record
  */
-export function writeRecordHead(out: Buffer, at: number, topic: string, topicBytes: number, payloadBytes: number, isBinary: boolean): number {
+export function writeRecord(out: Buffer, at: number, topic: string, topicBytes: number, payload: ArrayBuffer | Uint8Array, isBinary: boolean): number {
   out[at] = isBinary ? 1 : 0;
   out.writeUInt16BE(topicBytes, at + 1);
-  out.writeUInt32BE(payloadBytes, at + 3);
-  out.write(topic, at + RECORD_HEADER_BYTES, topicBytes, 'utf8');
-  return at + RECORD_HEADER_BYTES + topicBytes;
-}
-
-/** Writes one whole record at `at` (see writeRecordHead). @returns the offset after it */
-export function writeRecord(out: Buffer, at: number, topic: string, topicBytes: number, payload: ArrayBuffer | Uint8Array, isBinary: boolean): number {
-  const payloadAt = writeRecordHead(out, at, topic, topicBytes, payload.byteLength, isBinary);
-  out.set(payload instanceof Uint8Array ? payload : new Uint8Array(payload), payloadAt);
-  return payloadAt + payload.byteLength;
+  out.writeUInt32BE(payload.byteLength, at + 3);
+  at += RECORD_HEADER_BYTES;
+  out.write(topic, at, topicBytes, 'utf8');
+  at += topicBytes;
+  out.set(payload instanceof Uint8Array ? payload : new Uint8Array(payload), at);
+  return at + payload.byteLength;
 }
 
 /** Delivery counters a receiver keeps; deliverRecord updates them. */
