@@ -1,42 +1,49 @@
-// Composition root: wires config, logger, metrics, the uWS hub and the metrics server; returns the bound
-// ports and an idempotent close(). Touches no process state: the CLI owns argv, env, signals and exit.
-import { performance } from 'node:perf_hooks';
+// Composition root: wires config, logger, metrics, the uWS threads and the metrics server; returns the bound ports
+// and an idempotent close(). Touches no process state: the CLI owns argv, env, signals and exit. What is per process
+// (metrics server, capacity, admission, backplane, reload) is built here once; each uWS thread runs a Shard.
 import { setTimeout as delay } from 'node:timers/promises';
+import type { MessagePort } from 'node:worker_threads';
 import { buildCapacity, type Capacity } from './capacity/index.js';
-import { DRAIN_GRACE_S, type Config } from './config/schema.js';
+import { GateState } from './capacity/gate.js';
+import type { Config } from './config/schema.js';
 import type { ExtensionFactory } from './contracts.js';
-import { mountDemoPage } from './demo/page.js';
 import { ConfigError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { setLogLevel, type Logger } from './logger.js';
-import { backpressureMetrics } from './metrics/backpressure.js';
+import { registerBuildInfo } from './metrics/build-info.js';
 import { createMetrics, type RelayMetrics } from './metrics/registry.js';
 import { MetricsServer, Readiness } from './metrics/server.js';
-import { BackpressureGuard, resolveLimits, type BackpressureState } from './relay/backpressure.js';
-import { pacedEnd } from './relay/drain.js';
-import { Hub } from './relay/hub.js';
+import { registerThreadSeries, summedOver } from './metrics/threads.js';
+import type { BackpressureGuard } from './relay/backpressure.js';
 import { defaultBackpressureBudget, memoryLimit } from './relay/memory.js';
-import { CloseCode } from './relay/protocol.js';
-import { CertificateRotation, readCertificatePair } from './relay/tls.js';
-import { loadUwsBuild, type TemplatedApp, type UwsBuild, type UwsModule } from './relay/uws.js';
+import { CertificateRotation, readCertificatePair, type Rotation } from './relay/tls.js';
+import { claimPort, loadUwsBuild, type UwsBuild } from './relay/uws.js';
 import { CertificateReload } from './reload/certificates.js';
 import { ConfigReloader, type ReloadResult, type ReloadTrigger } from './reload/reloader.js';
-import { registerBuildInfo } from './metrics/build-info.js';
-
-/** How long clients get to complete the close handshake after 1001 before their connections are dropped (ms). */
-const CLOSE_HANDSHAKE_GRACE_MS = DRAIN_GRACE_S * 1000;
+import { AdmissionHost } from './workers/admission.js';
+import { workerCount, type CpuReadings } from './workers/count.js';
+import { Mesh, bridge, type MeshEnds } from './workers/mesh.js';
+import { WorkerPool, admissionChannel, meshEnds } from './workers/pool.js';
+import { Shard } from './workers/shard.js';
 
 export interface StartDeps {
   readonly logger: Logger;
   /** The uWebSockets.js build; the newest that loads natively here when omitted (see loadUwsBuild). */
   readonly uws?: UwsBuild;
-  /** Builds the extensions for this config; may register closers on the lifecycle. */
+  /** Builds the extensions for this config; may register closers on the lifecycle. They run on the main thread. */
   readonly extensions?: ExtensionFactory;
   /**
    * Reads the configuration again from the sources it came from (file, RELAY_* env, --set), for reloads.
    * @throws ConfigError. Without it a reload re-applies the running configuration (re-reading certificate and key files).
    */
   readonly load?: () => Config;
+  /**
+   * A worker thread failed: the relay has already logged it and dropped every connection; the CLI exits non-zero.
+   * Called once.
+   */
+  readonly onWorkerFailure?: () => void;
+  /** What server.workers: auto reads (tests); this process's CPUs and cgroup quota by default. */
+  readonly cpus?: CpuReadings;
 }
 
 /** A running relay. */
@@ -45,8 +52,11 @@ export interface Relay {
   /** null when metrics are disabled. */
   readonly metricsPort: number | null;
   readonly tls: boolean;
-  readonly hub: Hub;
-  /** The slow-consumer guard (its `state` holds queued bytes, cuts and shed messages). */
+  /** uWS threads serving clients (server.workers resolved): the main thread and workers - 1 worker threads. */
+  readonly workers: number;
+  /** WebSocket connections open now, on every thread. */
+  readonly connections: number;
+  /** The main thread's slow-consumer guard (its `state` holds queued bytes, cuts and shed messages of that thread). */
   readonly backpressure: BackpressureGuard;
   readonly metrics: RelayMetrics;
   readonly readiness: Readiness;
@@ -62,43 +72,64 @@ export interface Relay {
   /** The uWebSockets.js build in use. */
   readonly uws: UwsBuild;
   /**
-   * Graceful shutdown: /readyz turns 503, (after shutdown.drain_delay_s) the listener closes, every client gets
-   * 1001, extensions and the metrics server close. Idempotent; never rejects.
+   * Graceful shutdown: /readyz turns 503, (after shutdown.drain_delay_s) every thread stops accepting and sends each
+   * of its clients 1001, extensions and the metrics server close, the worker threads end. Idempotent; never rejects.
    */
   close(): Promise<void>;
+  /**
+   * Drops every connection on every thread at once, without close frames, then closes the rest as close() does: for
+   * a shutdown that ran out of time. Resolves when the process may exit. Idempotent; never rejects.
+   */
+  terminate(): Promise<void>;
 }
 
 /**
- * Starts the relay on a validated config.
+ * Starts the relay on a validated config: the main thread's uWS app, and with server.workers > 1 as many worker
+ * threads on the same port, tied into one relay (workers/).
  * @throws ConfigError (TLS files uWS cannot use), ListenError (a port cannot be bound), NativeBindingError
  */
 export async function start(config: Config, deps: StartDeps): Promise<Relay> {
   const logger = deps.logger;
   const build = deps.uws ?? loadUwsBuild();
-  const uws = build.uws;
   const lifecycle = new Lifecycle(logger);
   const readiness = new Readiness();
   readiness.block('relay', 'starting');
+  const threads = workerCount(config.server.workers, deps.cpus);
+  logger.info({ workers: threads.count, why: threads.why }, `${threads.count} uWS thread${threads.count === 1 ? '' : 's'}`);
+  const gateState = new GateState(GateState.allocate(threads.count), 0);
 
-  let hub: Hub | undefined;
   let capacity: Capacity | undefined;
   let reloader: ConfigReloader | undefined;
+  let pool: WorkerPool | null = null;
+  let shard: Shard | undefined;
+  // Added first, so it runs last: the worker threads end once everything else is closed.
+  lifecycle.add('worker threads', () => pool?.close());
   const reload = (trigger: ReloadTrigger = 'api', sameSources = true): ReloadResult => {
     if (reloader === undefined || lifecycle.closing) return { ok: false, problems: ['the relay is starting or shutting down'], applied: [], restartOnly: [] };
     return reloader.reload(trigger, { sameSources });
   };
-  const metrics = createMetrics(
-    () => hub?.connections ?? 0,
-    () => capacity?.maxConnections ?? config.limits.max_connections,
-  );
+  let terminated: Promise<void> | null = null;
+  const terminate = (): Promise<void> => {
+    terminated ??= (async () => {
+      readiness.block('shutdown', 'terminating');
+      shard?.close();
+      await pool?.close();
+      await lifecycle.close();
+    })();
+    return terminated;
+  };
+  const metrics = createMetrics({
+    activeConnections: () => gateState.open,
+    connectionLimit: () => capacity?.maxConnections ?? config.limits.max_connections,
+  });
   registerBuildInfo(metrics.registry, build.version);
-  const app = createApp(uws, config);
+  registerThreadSeries(metrics.registry, gateState);
 
   try {
     let metricsPort: number | null = null;
     if (config.metrics.enabled) {
       const server = new MetricsServer({
-        registry: metrics.registry,
+        registry: threads.count === 1 ? metrics.registry : summedOver(metrics.registry, () => pool?.metrics() ?? Promise.resolve([])),
         readiness,
         path: config.metrics.path,
         ...(config.metrics.reload_endpoint ? { reload: () => reload('http') } : {}),
@@ -108,54 +139,67 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     }
     const extensions = (await deps.extensions?.({ config, logger, registry: metrics.registry, readiness, lifecycle })) ?? {};
     // After the metrics server and extensions opened their descriptors: the file budget keeps what is open now.
-    const protection = buildCapacity({ limits: config.limits, logger, registry: metrics.registry, readiness });
+    const protection = buildCapacity({ limits: config.limits, logger, registry: metrics.registry, readiness, state: gateState });
     capacity = protection;
-    const limits = resolveLimits(config.relay, () => defaultBackpressureBudget(memoryLimit()));
-    const guard: BackpressureGuard = new BackpressureGuard({
-      ...limits,
-      cutter: () => started,
-      observer: backpressureMetrics(metrics.registry, (): BackpressureState => guard.state, limits.budgetBytes),
-      logger: logger.child({ room: 'backpressure' }),
-      now: () => performance.now(),
-    });
-    const started: Hub = new Hub({
-      uws,
-      features: build.features,
-      app,
-      relay: config.relay,
-      logger: logger.child({ room: 'hub' }),
+    const defaultBudget = defaultBackpressureBudget(memoryLimit());
+    const ends = threads.count > 1 ? meshEnds(threads.count) : null;
+    const mesh = ends === null ? null : new Mesh(ends[0] as MeshEnds);
+    const host = extensions.admission !== undefined && threads.count > 1 ? new AdmissionHost(extensions.admission) : null;
+    const backplane = mesh === null ? extensions.backplane : extensions.backplane === undefined ? mesh : bridge(mesh, extensions.backplane);
+    const admission = host?.local ?? extensions.admission;
+    const main: Shard = new Shard({
+      config,
+      build,
+      logger,
+      registry: metrics.registry,
       counters: metrics.counters,
       observer: metrics,
-      flow: guard,
       gate: protection.gate,
-      ...extensions,
+      defaultBudget: () => defaultBudget,
+      threads: threads.count,
+      ...(admission === undefined ? {} : { admission }),
+      ...(extensions.limiter === undefined ? {} : { limiter: extensions.limiter }),
+      ...(backplane === undefined ? {} : { backplane }),
     });
-    hub = started;
-    guard.start();
-    lifecycle.add('backpressure sweep', () => guard.close());
-    logger.info({ budget_bytes: limits.budgetBytes, soft_bytes: limits.softBytes, max_stall_s: config.relay.max_stall_s }, 'slow-consumer limits');
-    if (config.server.demo_page) mountDemoPage(app);
+    shard = main;
+    lifecycle.add('backpressure sweep', () => main.guard.close());
+    if (mesh !== null) lifecycle.add('thread links', () => mesh.close());
+    logger.info(
+      { budget_bytes: main.guard.budgetBytes * threads.count, soft_bytes: config.relay.soft_backpressure_bytes, max_stall_s: config.relay.max_stall_s },
+      'slow-consumer limits',
+    );
     const live = new ConfigReloader({
       config,
       ...(deps.load === undefined ? {} : { load: deps.load }),
       logger: logger.child({ room: 'reload' }),
       registry: metrics.registry,
-      payloadCeiling: started.payloadCeiling,
+      payloadCeiling: main.hub.payloadCeiling,
     });
-    live.add({ name: 'relay', prepare: (next) => ({ commit: () => started.reconfigure(next.relay) }) });
+    live.add({ name: 'relay', prepare: (next) => ({ commit: () => main.reconfigure(next.relay) }) });
     live.add({ name: 'log', prepare: (next) => ({ commit: () => setLogLevel(logger, next.log.level) }) });
     live.add(protection.reloadStep);
     for (const step of extensions.reloadSteps ?? []) live.add(step);
+    // The worker threads apply what the main thread's steps applied: their hubs' relay keys, log level and rate limits.
+    live.add({ name: 'workers', prepare: (next) => ({ commit: () => pool?.reload(next) }) });
     let certificates: CertificateReload | null = null;
+    let servedElsewhere = false;
     if (config.server.tls.cert_file !== null) {
       const tlsLogger = logger.child({ room: 'tls' });
-      // A new SNI context starts with an empty router: it gets the same routes as the app itself.
-      const route = (serverName: string): void => {
-        started.routeServerName(serverName);
-        if (config.server.demo_page) mountDemoPage(app);
+      const own = new CertificateRotation({ app: main.app, route: (name) => main.routeServerName(name), logger: tlsLogger });
+      const rotation: Rotation = {
+        stage: (pair, tls) => {
+          if (servedElsewhere) throw new ConfigError([REPLACED_TWICE]);
+          return own.stage(pair, tls);
+        },
+        discard: (staged) => own.discard(staged),
+        apply: (staged) => {
+          own.apply(staged);
+          pool?.certificate(staged);
+        },
+        close: () => own.close(),
       };
       const reloadCerts = new CertificateReload({
-        rotation: new CertificateRotation({ app, route, logger: tlsLogger }),
+        rotation,
         initial: readCertificatePair(config.server.tls),
         tls: config.server.tls,
         logger: tlsLogger,
@@ -167,18 +211,54 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     }
     reloader = live;
     lifecycle.add('websocket clients', async () => {
-      started.stopAccepting();
-      // With drain_spread_s, the closes are paced over that window; either way each client gets 1001.
-      await pacedEnd(started.openSockets(), live.config.shutdown.drain_spread_s * 1000, (ws) => {
-        if (started.isOpen(ws)) started.endSocket(ws, 'shutdown', CloseCode.goingAway, 'server shutting down');
-      });
-      // Clients answer the 1001 close frame within milliseconds; one that does not (it stopped reading, or never
-      // finished its HTTP request) would keep the process alive. Unref'd: a clean shutdown does not wait for it.
-      setTimeout(() => started.closeConnections(), CLOSE_HANDSHAKE_GRACE_MS).unref();
+      // Every thread at once; with drain_spread_s, each paces its own closes over that window.
+      const spreadMs = live.config.shutdown.drain_spread_s * 1000;
+      await Promise.all([main.drain(spreadMs), pool?.drain(spreadMs)]);
     });
     lifecycle.add('capacity', () => protection.close());
-    const wsPort = await started.listen(config.server.host, config.server.port);
-    protection.start({ pause: () => started.pauseListening(), resume: () => started.resumeListening() });
+    const shared = threads.count > 1;
+    // Threads share the port through SO_REUSEPORT, which would also let them join a port another process holds.
+    const port = shared ? await claimPort(build.uws, config.server.host, config.server.port, 'server') : config.server.port;
+    const wsPort = await main.hub.listen(config.server.host, port, shared);
+    if (shared) {
+      const channels = host === null ? null : new Map<number, MessagePort>();
+      pool = await WorkerPool.start(
+        {
+          threads: threads.count,
+          config,
+          uws: build.version,
+          gate: gateState.buffer,
+          logger,
+          host: config.server.host,
+          port: wsPort,
+          defaultBudget,
+          admission:
+            host === null || channels === null
+              ? null
+              : (index) => {
+                  const [mainEnd, workerEnd] = admissionChannel();
+                  host.serve(mainEnd);
+                  channels.set(index, mainEnd);
+                  return workerEnd;
+                },
+          onFatal: (index, message, stack) => {
+            logger.fatal({ worker: index, err: { message, stack } }, `worker thread ${index} failed: ${message}; the relay stops`);
+            void terminate().then(() => deps.onWorkerFailure?.());
+          },
+          onCertificateServed: () => {
+            servedElsewhere = true;
+          },
+        },
+        ends ?? [],
+      );
+    }
+    protection.start({
+      pause: () => {
+        main.hub.pauseListening();
+        pool?.pause();
+      },
+      resume: async () => (await main.hub.resumeListening()) && ((await pool?.resume()) ?? true),
+    });
     // Added last, so it runs first; and only once listening, so a failed start does not wait out the drain delay.
     lifecycle.add('readiness', async () => {
       readiness.block('shutdown', 'draining');
@@ -190,8 +270,11 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       wsPort,
       metricsPort,
       tls: config.server.tls.cert_file !== null,
-      hub: started,
-      backpressure: guard,
+      workers: threads.count,
+      get connections() {
+        return gateState.open;
+      },
+      backpressure: main.guard,
       metrics,
       readiness,
       get config() {
@@ -203,21 +286,14 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       reload: (trigger) => reload(trigger),
       uws: build,
       close: () => lifecycle.close(),
+      terminate,
     };
   } catch (err) {
+    shard?.close();
     await lifecycle.close();
     throw err;
   }
 }
 
-function createApp(uws: UwsModule, config: Config): TemplatedApp {
-  const { cert_file, key_file, passphrase } = config.server.tls;
-  if (cert_file === null || key_file === null) return uws.App();
-  try {
-    return uws.SSLApp({ cert_file_name: cert_file, key_file_name: key_file, ...(passphrase === null ? {} : { passphrase }) });
-  } catch (err) {
-    throw new ConfigError([`server.tls: the certificate or key could not be used (wrong passphrase, or key and certificate do not match)`], {
-      cause: err,
-    });
-  }
-}
+/** Why a second certificate replacement is refused (relay/tls.ts explains the danger). */
+const REPLACED_TWICE = 'server.tls: the certificate was already replaced since start and served to clients; replacing it again needs a restart';

@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   try {
     // The build is chosen here because only the CLI reads the environment (WEBSOCKET_RELAY_UWS forces one).
     const uws = loadUwsBuild({ force: process.env[UWS_BUILD_ENV] });
-    relay = await start(config, { logger, uws, extensions: buildExtensions, load });
+    relay = await start(config, { logger, uws, extensions: buildExtensions, load, onWorkerFailure: () => process.exit(ExitCode.workerFailed) });
   } catch (err) {
     if (err instanceof RelayError) {
       logger.fatal({ code: err.code, err: err.cause }, err.message);
@@ -97,7 +97,8 @@ function handleSignals(logger: Logger): { started(relay: Relay): void } {
   const stop = (signal: HandledSignal, running: Relay): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal, exiting now');
-      process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 15));
+      exitNow(running, 128 + (SIGNAL_NUMBERS[signal] ?? 15));
+      return;
     }
     stopping = true;
     // The shutdown keys in force now: a reload may have changed them since start.
@@ -107,8 +108,7 @@ function handleSignals(logger: Logger): { started(relay: Relay): void } {
     // process exits anyway, which drops them.
     setTimeout(() => {
       logger.warn({ timeout_s }, 'shutdown timed out, closing remaining sockets');
-      running.hub.closeConnections();
-      process.exit(ExitCode.shutdownTimeout);
+      exitNow(running, ExitCode.shutdownTimeout);
     }, timeout_s * 1000).unref();
     void running.close().then(() => {
       logger.info('shutdown complete');
@@ -138,7 +138,8 @@ function handleSignals(logger: Logger): { started(relay: Relay): void } {
         logger.info(
           {
             signal,
-            connections: running.hub.connections,
+            connections: running.connections,
+            workers: running.workers,
             ready: running.readiness.ready,
             shutting_down: stopping,
             uptime_s: Math.round((Date.now() - startedAt) / 1000),
@@ -166,6 +167,18 @@ function handleSignals(logger: Logger): { started(relay: Relay): void } {
       else for (const s of queued) onSignal(s);
     },
   };
+}
+
+/** How long the threads get to drop their connections before the process exits regardless (ms). */
+const EXIT_GRACE_MS = 2000;
+
+/**
+ * Exits with `code` once every thread has dropped its connections: a worker thread that still holds a socket when the
+ * process exits aborts it (SIGABRT) instead of exiting with `code`.
+ */
+function exitNow(running: Relay, code: number): void {
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  void running.terminate().then(() => process.exit(code));
 }
 
 main().catch((err: unknown) => {

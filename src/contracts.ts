@@ -43,13 +43,17 @@ export type AdmissionVerdict<S = unknown> =
 export type Refusal = Extract<AdmissionVerdict, { ok: false }>;
 
 /**
- * The process-wide part of admission (connection cap, overload): the hub consults it before any plug-in and again
- * right before an upgrade completes, so upgrades an async admission let through together cannot overshoot the cap.
- * Runs on every upgrade: it must be O(1) and should return shared objects.
+ * The process-wide part of admission (connection cap, overload), shared by every uWS thread: the hub consults it
+ * before any plug-in, and takes a place in it right before an upgrade completes, so upgrades let through together
+ * (an async admission, or other threads) cannot overshoot the cap. Runs on every upgrade: it must be O(1) and
+ * should return shared objects.
  */
 export interface UpgradeGate {
-  /** @param open WebSockets open now @returns null to let the upgrade through */
-  check(open: number): Refusal | null;
+  /** A first look before the plug-ins run (reserves nothing). @returns null to go on */
+  check(): Refusal | null;
+  /** Reserves a place for a socket about to open; null when it got one. The hub calls release() when that socket closes. */
+  take(): Refusal | null;
+  release(): void;
 }
 
 declare const socketBrand: unique symbol;
@@ -71,7 +75,10 @@ export interface Admission<S = unknown> {
   admit(info: UpgradeInfo): AdmissionVerdict<S> | Promise<AdmissionVerdict<S>>;
   /** Once per accepted socket, after it opened. */
   opened?(state: S, socket: SocketRef): void;
-  /** Once per accepted socket, when it closed; may run inside the hub's ws.end(): must not throw. */
+  /**
+   * Once per accepted socket, when it closed, and once per `ok` verdict that never became a socket (the client left,
+   * the cap was reached meanwhile, the relay began draining); may run inside the hub's ws.end(): must not throw.
+   */
   closed?(state: S): void;
 }
 
@@ -106,7 +113,7 @@ export interface Backplane {
   /** Once, before the hub listens: where messages from other instances go. */
   attach(deliver: Deliver): void;
   /** Per message, after the local fan-out. `message` is only valid during the call: copy what is kept. */
-  publish(topic: string, message: ArrayBuffer, isBinary: boolean): void;
+  publish(topic: string, message: ArrayBuffer | Uint8Array, isBinary: boolean): void;
 }
 
 /** What one step of a configuration reload will do, once every step has prepared. */

@@ -9,6 +9,8 @@ export const ExitCode = {
   listen: 4,
   /** A graceful shutdown did not finish within shutdown.timeout_s; the watchdog dropped what was left. */
   shutdownTimeout: 5,
+  /** A worker thread failed; the relay dropped every connection and exited rather than serve with a thread missing. */
+  workerFailed: 6,
 } as const;
 
 /** Every error code the relay reports; the README lists each next to its exit code. */

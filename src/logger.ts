@@ -36,3 +36,8 @@ export function setLogLevel(root: Logger, level: LevelWithSilent): void {
     else child.level = level;
   }
 }
+
+/** Writes a line another thread's logger produced (already JSON, newline-terminated) where `logger` writes. */
+export function writeLine(logger: Logger, line: string): void {
+  (logger as unknown as Record<symbol, { write(s: string): void }>)[pino.symbols.streamSym]?.write(line);
+}

@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/schema.js';
 import { createLogger } from '../../src/logger.js';
 
 const count = Number(process.argv[2] ?? 19_900);
-const config = parseConfig({ server: { host: '127.0.0.1', port: 0 }, metrics: { enabled: false }, log: { level: 'silent' } });
+const config = parseConfig({ server: { host: '127.0.0.1', port: 0, workers: 1 }, metrics: { enabled: false }, log: { level: 'silent' } });
 const relay = await start(config, { logger: createLogger('silent') });
 relay.backpressure.close(); // timed by hand below, not by its timer
 const holders = spawn(process.execPath, [fileURLToPath(new URL('holders.mjs', import.meta.url)), String(relay.wsPort), String(count)], {
@@ -18,7 +18,7 @@ const holders = spawn(process.execPath, [fileURLToPath(new URL('holders.mjs', im
 let out = '';
 holders.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
 while (!out.includes('ready')) await once(holders.stdout, 'data');
-const sockets = relay.hub.connections;
+const sockets = relay.connections;
 
 function timeSweeps(rounds: number): number[] {
   const ms: number[] = [];

@@ -1,5 +1,6 @@
 // The process-wide upgrade gate: the connection cap (configured, or derived from the open-file limit) and the
-// overload latch. Runs on every upgrade, before any plug-in: two comparisons, shared refusal objects, no allocation.
+// overload latch, kept in shared memory so every uWS thread of the process sees the same count. Runs on every
+// upgrade, before any plug-in: a few atomic reads and adds, shared refusal objects, no allocation.
 import type { Refusal, UpgradeGate } from '../contracts.js';
 
 export type CapReason = 'max_connections' | 'file_limit';
@@ -25,20 +26,72 @@ const CAP_REFUSALS: Record<CapReason, Refusal> = {
   file_limit: { ok: false, status: '503 Service Unavailable', reason: 'file_limit', body: 'server is full' },
 };
 
+/** Slots of the shared state (Int32 each). */
+const TOTAL = 0;
+const CHECKS = 1;
+const OVERLOADED = 2;
+const CAP = 3;
+const CAP_REASON = 4;
+const FIRST_THREAD = 8;
+/** CAP's value for "no cap". */
+const NO_CAP = -1;
+const REASONS: readonly CapReason[] = ['max_connections', 'file_limit'];
+
+/**
+ * The gate's state in shared memory, so that every uWS thread of the process sees one connection count, one cap and
+ * one overload latch. Thread `thread` counts its own sockets in its slot as well (relay_worker_connections).
+ */
+export class GateState {
+  readonly buffer: SharedArrayBuffer;
+  readonly thread: number;
+  readonly #cells: Int32Array;
+
+  /** @param buffer from GateState.allocate (null: a new one for `threads` threads) */
+  constructor(buffer: SharedArrayBuffer, thread: number) {
+    this.buffer = buffer;
+    this.thread = thread;
+    this.#cells = new Int32Array(buffer);
+  }
+
+  static allocate(threads: number): SharedArrayBuffer {
+    return new SharedArrayBuffer((FIRST_THREAD + threads) * Int32Array.BYTES_PER_ELEMENT);
+  }
+
+  /** Connections open (or being upgraded) in the whole process. */
+  get open(): number {
+    return Atomics.load(this.#cells, TOTAL);
+  }
+
+  /** Connections open on thread `thread`. */
+  openOn(thread: number): number {
+    return Atomics.load(this.#cells, FIRST_THREAD + thread);
+  }
+
+  get threads(): number {
+    return this.#cells.length - FIRST_THREAD;
+  }
+
+  get cells(): Int32Array {
+    return this.#cells;
+  }
+}
+
 export class CapacityGate implements UpgradeGate {
-  #cap: ConnectionCap;
-  #capRefusal: Refusal;
+  readonly #cells: Int32Array;
+  readonly #slot: number;
   readonly #overloadRefusal: Refusal;
   readonly #onFull: FullListener;
-  #overloaded = false;
   #full = false;
-  #checks = 0;
 
-  /** @param retryAfterS what an overloaded relay asks clients to wait (seconds) */
-  constructor(cap: ConnectionCap, retryAfterS: number, onFull: FullListener = () => {}) {
-    this.#cap = cap;
+  /**
+   * @param state shared by every thread's gate; the thread that builds the cap passes it, the others pass null
+   * @param retryAfterS what an overloaded relay asks clients to wait (seconds)
+   */
+  constructor(state: GateState, cap: ConnectionCap | null, retryAfterS: number, onFull: FullListener = () => {}) {
+    this.#cells = state.cells;
+    this.#slot = FIRST_THREAD + state.thread;
     this.#onFull = onFull;
-    this.#capRefusal = CAP_REFUSALS[cap.reason];
+    if (cap !== null) this.cap = cap;
     this.#overloadRefusal = {
       ok: false,
       status: '503 Service Unavailable',
@@ -49,40 +102,72 @@ export class CapacityGate implements UpgradeGate {
   }
 
   get cap(): ConnectionCap {
-    return this.#cap;
+    const max = Atomics.load(this.#cells, CAP);
+    return { max: max === NO_CAP ? Infinity : max, reason: REASONS[Atomics.load(this.#cells, CAP_REASON)] ?? 'max_connections' };
   }
 
-  /** A new cap (a reload of limits.max_connections); open connections above it stay open. */
+  /** A new cap (a reload of limits.max_connections) for every thread; open connections above it stay open. */
   set cap(cap: ConnectionCap) {
-    this.#cap = cap;
-    this.#capRefusal = CAP_REFUSALS[cap.reason];
+    Atomics.store(this.#cells, CAP_REASON, REASONS.indexOf(cap.reason));
+    Atomics.store(this.#cells, CAP, cap.max === Infinity ? NO_CAP : Math.min(cap.max, 0x7fffffff));
   }
 
   get overloaded(): boolean {
-    return this.#overloaded;
+    return Atomics.load(this.#cells, OVERLOADED) === 1;
   }
 
-  /** Set by the load monitor; while true, every upgrade is refused with 503 `overloaded`. */
+  /** Set by the load monitor; while true, every upgrade on every thread is refused with 503 `overloaded`. */
   set overloaded(on: boolean) {
-    this.#overloaded = on;
+    Atomics.store(this.#cells, OVERLOADED, on ? 1 : 0);
   }
 
-  /** Upgrade requests checked so far: each one is answered right after (upgraded or refused). */
+  /** Upgrade requests checked so far on every thread: each one is answered right after (upgraded or refused). */
   get checks(): number {
-    return this.#checks;
+    return Atomics.load(this.#cells, CHECKS);
   }
 
-  /** @param open WebSockets open now */
-  check(open: number): Refusal | null {
-    this.#checks++;
-    if (this.#overloaded) return this.#overloadRefusal;
-    if (open >= this.#cap.max) {
-      if (!this.#full) {
-        this.#full = true;
-        this.#onFull(this.#cap);
-      }
-      return this.#capRefusal;
+  /** Connections open (or being upgraded) in the whole process. */
+  get open(): number {
+    return Atomics.load(this.#cells, TOTAL);
+  }
+
+  check(): Refusal | null {
+    Atomics.add(this.#cells, CHECKS, 1);
+    if (Atomics.load(this.#cells, OVERLOADED) === 1) return this.#overloadRefusal;
+    return this.open >= this.#max() ? this.#capReached() : this.#notFull();
+  }
+
+  take(): Refusal | null {
+    if (Atomics.load(this.#cells, OVERLOADED) === 1) return this.#overloadRefusal;
+    // Reserve first, then look: two threads racing for the last place cannot both get it.
+    if (Atomics.add(this.#cells, TOTAL, 1) >= this.#max()) {
+      Atomics.sub(this.#cells, TOTAL, 1);
+      return this.#capReached();
     }
+    Atomics.add(this.#cells, this.#slot, 1);
+    return this.#notFull();
+  }
+
+  release(): void {
+    Atomics.sub(this.#cells, TOTAL, 1);
+    Atomics.sub(this.#cells, this.#slot, 1);
+  }
+
+  #max(): number {
+    const max = Atomics.load(this.#cells, CAP);
+    return max === NO_CAP ? Infinity : max;
+  }
+
+  #capReached(): Refusal {
+    const cap = this.cap;
+    if (!this.#full) {
+      this.#full = true;
+      this.#onFull(cap);
+    }
+    return CAP_REFUSALS[cap.reason];
+  }
+
+  #notFull(): null {
     this.#full = false;
     return null;
   }

@@ -7,7 +7,7 @@ import type { ReadinessGate, ReloadStep } from '../contracts.js';
 import type { Logger } from '../logger.js';
 import { fileBudget, BALLAST_FDS, type FileBudget } from './budget.js';
 import { FileTable } from './files.js';
-import { CapacityGate, connectionCap, type ConnectionCap } from './gate.js';
+import { CapacityGate, connectionCap, type ConnectionCap, type GateState } from './gate.js';
 import { ListenerGuard, type ListenerControl } from './listener.js';
 import { LoadMonitor, OVERLOAD_CAUSES, ProcessLoad, type LoadSample, type OverloadCause } from './load.js';
 import { memoryLimit, type MemoryLimit } from '../relay/memory.js';
@@ -18,6 +18,8 @@ const LOAD_INTERVAL_MS = 500;
 const OVERLOAD_ENTER_WITHIN_MS = 2000;
 /** How long an overload cause stays on after its last bad sample (ms); clients are told to retry after it. */
 export const OVERLOAD_HOLD_MS = 5000;
+/** What an overloaded relay's 503 asks clients to wait (Retry-After, seconds). */
+export const OVERLOAD_RETRY_AFTER_S = Math.ceil(OVERLOAD_HOLD_MS / 1000);
 /** How often the descriptor table is probed (ms). */
 const FILE_PROBE_INTERVAL_MS = 100;
 /**
@@ -33,6 +35,8 @@ export interface CapacityOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly readiness: ReadinessGate;
+  /** The gate's state in shared memory (every uWS thread of the process builds a gate on it). */
+  readonly state: GateState;
   /** The descriptor table; the real one by default. */
   readonly files?: FileTable;
   /** Load readings; the real process by default. */
@@ -95,7 +99,7 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
   );
 
   const full = new FullLog(logger);
-  const gate = new CapacityGate(cap, Math.ceil(OVERLOAD_HOLD_MS / 1000), (c) => full.log(c));
+  const gate = new CapacityGate(opts.state, cap, OVERLOAD_RETRY_AFTER_S, (c) => full.log(c));
 
   const overloaded = new Gauge({
     name: 'relay_overloaded',

@@ -150,7 +150,7 @@ export class RedisBackplane implements Backplane {
    * goes to Redis as one PUBLISH from setImmediate (after uWS has flushed the local fan-out). Drops (and counts)
    * instead of queueing when Redis is away or too far behind.
    */
-  publish(topic: string, message: ArrayBuffer, isBinary: boolean): void {
+  publish(topic: string, message: ArrayBuffer | Uint8Array, isBinary: boolean): void {
     const counters = this.#counters;
     if (!this.#pubReady) {
       counters.dropped.disconnected++;

@@ -8,6 +8,9 @@ const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
 const nullablePath = z.string().min(1).nullable();
 
+/** Most threads server.workers may ask for. */
+export const MAX_WORKERS = 64;
+
 /** Time a client gets to answer a 1001 close frame before its connection is dropped (seconds). */
 export const DRAIN_GRACE_S = 1;
 
@@ -33,6 +36,12 @@ const server = z.strictObject({
     .boolean()
     .default(false)
     .describe('serve a small browser page at GET / on the WebSocket port that connects back, shows what arrives and sends what is typed'),
+  workers: z
+    .union([z.literal('auto'), z.number().int().min(1).max(MAX_WORKERS)])
+    .default('auto')
+    .describe(
+      'uWS threads serving WebSocket clients, one relay across all of them; auto = the CPUs this process may use (cgroup CPU quota, else available parallelism); 1 = the main thread only',
+    ),
 });
 
 const relay = z.strictObject({

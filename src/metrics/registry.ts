@@ -13,17 +13,22 @@ export interface RelayMetrics extends HubObserver {
   readonly counters: HubCounters;
 }
 
+/** The series only the main thread registers: one value for the whole process. */
+export interface ProcessSeries {
+  /** Read at scrape time, so relay_connections_active is always the real socket count (every thread). */
+  readonly activeConnections: () => number;
+  /** Read at scrape time: the most connections admission allows (0: no limit). */
+  readonly connectionLimit: () => number;
+}
+
 /**
- * Creates the registry with the relay's series and Node's default process metrics.
- * @param activeConnections read at scrape time, so relay_connections_active is always the real socket count
- * @param connectionLimit read at scrape time: the most connections admission allows (0: no limit)
+ * Creates the registry with the relay's series. With `process` (the main thread), also Node's default process metrics
+ * and the process-wide gauges; a worker thread's registry holds only what its own hub counts, and the main thread
+ * sums the threads' registries at scrape time (workers/pool.ts).
  */
-export function createMetrics(activeConnections: () => number, connectionLimit: () => number = () => 0): RelayMetrics {
+export function createMetrics(process: ProcessSeries | null): RelayMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  // prom-client exports these three gauges with a `_total` suffix, which Prometheus reserves for counters
-  // (`promtool check metrics` fails them); nodejs_active_handles/requests/resources carry the same counts by type.
-  for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  if (process !== null) registerProcessSeries(registry, process);
   const counters: HubCounters = { messages: 0, receivedBytes: 0, deliveries: 0 };
 
   const connections = new Counter({
@@ -42,22 +47,6 @@ export function createMetrics(activeConnections: () => number, connectionLimit: 
     help: 'Upgrade requests refused before a socket existed, by reason',
     labelNames: ['reason'] as const,
     registers: [registry],
-  });
-  new Gauge({
-    name: 'relay_connections_active',
-    help: 'WebSocket connections open now',
-    registers: [registry],
-    collect() {
-      this.set(activeConnections());
-    },
-  });
-  new Gauge({
-    name: 'relay_connections_max',
-    help: 'Most WebSocket connections the relay accepts: limits.max_connections, or what the open-file limit allows when that is lower or unset; 0 when unlimited',
-    registers: [registry],
-    collect() {
-      this.set(connectionLimit());
-    },
   });
   monotonic(registry, 'relay_messages_total', 'Messages received from clients and relayed', () => counters.messages);
   monotonic(registry, 'relay_received_bytes_total', 'Payload bytes received from clients and relayed', () => counters.receivedBytes);
@@ -86,6 +75,29 @@ export function createMetrics(activeConnections: () => number, connectionLimit: 
     disconnected: (reason) => byReason[reason].inc(),
     upgradeRejected: (reason) => rejectedByReason[reason].inc(),
   };
+}
+
+function registerProcessSeries(registry: Registry, { activeConnections, connectionLimit }: ProcessSeries): void {
+  collectDefaultMetrics({ register: registry });
+  // prom-client exports these three gauges with a `_total` suffix, which Prometheus reserves for counters
+  // (`promtool check metrics` fails them); nodejs_active_handles/requests/resources carry the same counts by type.
+  for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  new Gauge({
+    name: 'relay_connections_active',
+    help: 'WebSocket connections open now',
+    registers: [registry],
+    collect() {
+      this.set(activeConnections());
+    },
+  });
+  new Gauge({
+    name: 'relay_connections_max',
+    help: 'Most WebSocket connections the relay accepts: limits.max_connections, or what the open-file limit allows when that is lower or unset; 0 when unlimited',
+    registers: [registry],
+    collect() {
+      this.set(connectionLimit());
+    },
+  });
 }
 
 /** A counter whose value is a plain number kept elsewhere: at scrape time it is advanced by what was added since. */

@@ -1,8 +1,8 @@
 // A small node:http server for operators: Prometheus exposition, liveness and readiness.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import { ListenError } from '../errors.js';
+import type { Exposition } from './threads.js';
 
 /** Named readiness conditions; /readyz is 200 only while every one holds. */
 export class Readiness {
@@ -27,7 +27,8 @@ export class Readiness {
 }
 
 export interface MetricsServerOptions {
-  readonly registry: Registry;
+  /** A registry, or the threads' registries summed. */
+  readonly registry: Exposition;
   readonly readiness: Readiness;
   readonly path: string;
   /** When set, `POST /-/reload` runs it: 200 with what was applied, 400 with the problems of a refused reload. */

@@ -143,6 +143,8 @@ export class Hub {
   /** Where the listener is bound (the port the kernel gave, for port 0), to listen again after a pause. */
   #address: { host: string; port: number } | null = null;
   #closing = false;
+  /** Whether the listener shares its port with the process's other uWS threads. */
+  #shared = false;
 
   constructor(opts: HubOptions) {
     this.#opts = opts;
@@ -219,6 +221,7 @@ export class Hub {
       // Runs inside ws.end() too, where a throw would silently abort the caller (a shutdown loop): nothing escapes.
       close: (ws, code, message) => {
         this.#sockets.delete(ws);
+        opts.gate?.release();
         const data = ws.getUserData();
         try {
           flow?.closed(ws, data);
@@ -295,9 +298,13 @@ export class Hub {
     return this.#listener?.port ?? null;
   }
 
-  /** Binds the WebSocket listener exclusively. @throws ListenError */
-  async listen(host: string, port: number): Promise<number> {
-    this.#listener = await listen(this.#opts.uws, this.#opts.app, host, port, 'server');
+  /**
+   * Binds the WebSocket listener: exclusively, or `shared` with the process's other uWS threads on the same port
+   * (SO_REUSEPORT; the kernel spreads connections over them). @throws ListenError
+   */
+  async listen(host: string, port: number, shared = false): Promise<number> {
+    this.#shared = shared;
+    this.#listener = await listen(this.#opts.uws, this.#opts.app, host, port, 'server', shared);
     this.#address = { host, port: this.#listener.port };
     return this.#listener.port;
   }
@@ -316,7 +323,7 @@ export class Hub {
   async resumeListening(): Promise<boolean> {
     if (this.#closing || this.#listener !== null || this.#address === null) return true;
     try {
-      this.#listener = await listen(this.#opts.uws, this.#opts.app, this.#address.host, this.#address.port, 'server');
+      this.#listener = await listen(this.#opts.uws, this.#opts.app, this.#address.host, this.#address.port, 'server', this.#shared);
     } catch {
       return false;
     }
@@ -427,9 +434,22 @@ export class Hub {
     const firstProtocol = protocols === '' ? '' : (protocols.split(',')[0] ?? '').trim();
 
     const limiter = this.#opts.limiter;
+    const gate = this.#opts.gate;
+    /** Takes the socket's place under the process-wide cap at the last moment, then upgrades (uWS opens it inside). */
     const accept = (ip: string, protocol: string, state: unknown): void => {
+      const full = gate?.take() ?? null;
+      if (full !== null) {
+        if (state !== null) this.#opts.admission?.closed?.(state); // admitted, but it never becomes a socket
+        refuse(full.status, full.reason, full.body, full.headers);
+        return;
+      }
       const data: SocketData = { topic, room: NO_ROOM, ip, decided: null, bufferedAtClose: 0, dropped: 0, admission: state, limiter: limiter?.create(ip) ?? null, flow: new FlowState() };
-      res.upgrade(data, key, protocol, extensions, context);
+      try {
+        res.upgrade(data, key, protocol, extensions, context);
+      } catch (err) {
+        gate?.release();
+        throw err;
+      }
     };
     const refuse = (status: string, reason: RejectReason, body = status, headers?: Readonly<Record<string, string>>): void => {
       this.#opts.observer.upgradeRejected(reason);
@@ -443,8 +463,7 @@ export class Hub {
       refuse('503 Service Unavailable', 'draining', 'server is shutting down');
       return;
     }
-    const gate = this.#opts.gate;
-    const full = gate?.check(this.#sockets.size) ?? null;
+    const full = gate?.check() ?? null;
     if (full !== null) {
       refuse(full.status, full.reason, full.body, full.headers);
       return;
@@ -461,13 +480,13 @@ export class Hub {
     const info: UpgradeInfo = { url, query: req.getQuery(), headers, peerIp };
     const settle = (verdict: AdmissionVerdict): void => {
       if (this.#closing) {
+        if (verdict.ok) admission.closed?.(verdict.state);
         refuse('503 Service Unavailable', 'draining', 'server is shutting down');
         return;
       }
-      // Checked again at the last moment: others may have been admitted while an async verdict was pending.
-      const final = verdict.ok ? (gate?.check(this.#sockets.size) ?? verdict) : verdict;
-      if (final.ok) accept(final.ip, final.protocol, final.state);
-      else refuse(final.status, final.reason, final.body, final.headers);
+      // accept() takes the place under the cap only now: others may have been admitted while the verdict was pending.
+      if (verdict.ok) accept(verdict.ip, verdict.protocol, verdict.state);
+      else refuse(verdict.status, verdict.reason, verdict.body, verdict.headers);
     };
     let verdict: AdmissionVerdict | Promise<AdmissionVerdict>;
     try {
@@ -489,6 +508,7 @@ export class Hub {
       .then(
         (v) => {
           if (!aborted) res.cork(() => settle(v));
+          else if (v.ok) admission.closed?.(v.state);
         },
         (err: unknown) => {
           this.#opts.logger.error({ err }, 'admission failed');

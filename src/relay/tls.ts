@@ -67,6 +67,8 @@ export interface CertificateRotationOptions {
   /** Registers the relay's routes under an SNI server name (uWS gives each server name its own, empty, router). */
   readonly route: (serverName: string) => void;
   readonly logger: Logger;
+  /** Told when a handshake made this app build an SNI context (from then on, a replacement needs a restart). */
+  readonly onServed?: () => void;
 }
 
 type ContextFiles = { readonly cert_file_name: string; readonly key_file_name: string; readonly passphrase?: string };
@@ -79,11 +81,20 @@ export interface StagedCertificate {
   readonly copied: boolean;
 }
 
+/** What a certificate reload drives: one app's rotation, or every thread's. */
+export interface Rotation {
+  /** @throws ConfigError when a replacement is not safe now */
+  stage(pair: CertificatePair, tls: TlsConfig): StagedCertificate;
+  discard(staged: StagedCertificate): void;
+  apply(staged: StagedCertificate): void;
+  close(): void;
+}
+
 /**
  * Serves a new certificate to new TLS handshakes that carry SNI; idempotent close() removes the private copies.
  * Once a handshake has used a replaced certificate, a further replacement is refused (see stage).
  */
-export class CertificateRotation {
+export class CertificateRotation implements Rotation {
   readonly #opts: CertificateRotationOptions;
   readonly #patterns = new Set<string>();
   #dir: string | null = null;
@@ -207,5 +218,6 @@ export class CertificateRotation {
     this.#opts.app.addServerName(pattern, this.#current.files);
     this.#opts.route(pattern);
     this.#patterns.add(pattern);
+    this.#opts.onServed?.();
   }
 }

@@ -211,11 +211,12 @@ export interface Listener {
 }
 
 /**
- * Listens exclusively on host:port (port 0 = any free port). By default uWS lets a second process bind the
- * same port and silently share its traffic; LIBUS_LISTEN_EXCLUSIVE_PORT makes that a startup error instead.
+ * Listens on host:port (port 0 = any free port). Without LIBUS_LISTEN_EXCLUSIVE_PORT uWS sets SO_REUSEPORT, so a
+ * second process could bind the same port and silently share its traffic: a single thread listens exclusively;
+ * `shared` listeners (one per uWS thread of this process) are guarded by claimPort first.
  * @throws ListenError when the address cannot be bound
  */
-export function listen(uws: UwsModule, app: Uws.TemplatedApp, host: string, port: number, what: string): Promise<Listener> {
+export function listen(uws: UwsModule, app: Uws.TemplatedApp, host: string, port: number, what: string, shared = false): Promise<Listener> {
   return new Promise((resolve, reject) => {
     // The typings omit the (host, port, options, cb) overload that both native builds have.
     const listenWithHost = app.listen as unknown as (
@@ -224,7 +225,7 @@ export function listen(uws: UwsModule, app: Uws.TemplatedApp, host: string, port
       options: number,
       cb: (token: Uws.us_listen_socket | false) => void,
     ) => void;
-    listenWithHost.call(app, host, port, uws.LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
+    listenWithHost.call(app, host, port, shared ? 0 : uws.LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
       if (token === false) {
         reject(new ListenError(`${what}: cannot listen on ${host}:${port} (port in use, or address not available)`));
         return;
@@ -237,4 +238,19 @@ export function listen(uws: UwsModule, app: Uws.TemplatedApp, host: string, port
 /** Closes the app's listen sockets and every connection it still holds, without close frames (both builds). */
 export function closeApp(app: Uws.TemplatedApp): void {
   app.close();
+}
+
+/**
+ * Proves host:port is free before the process's threads bind it together with SO_REUSEPORT, which would otherwise
+ * let them join a port another process (a second relay) holds: an exclusive bind, closed at once. For port 0 it picks
+ * the free port the threads then share (uWS cannot join a port 0 bind).
+ * @returns the port to bind
+ * @throws ListenError when the port is taken
+ */
+export async function claimPort(uws: UwsModule, host: string, port: number, what: string): Promise<number> {
+  const probe = uws.App();
+  const bound = await listen(uws, probe, host, port, what);
+  uws.us_listen_socket_close(bound.token);
+  closeApp(probe);
+  return bound.port;
 }

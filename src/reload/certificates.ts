@@ -5,12 +5,12 @@ import { createHash } from 'node:crypto';
 import type { Config, TlsConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { readCertificatePair, type CertificatePair, type CertificateRotation } from '../relay/tls.js';
+import { readCertificatePair, type CertificatePair, type Rotation } from '../relay/tls.js';
 import type { PreparedChange, ReloadStep, ReloadTrigger } from './reloader.js';
 import { FileWatcher, type CheckOutcome } from './watch.js';
 
 export interface CertificateReloadOptions {
-  readonly rotation: CertificateRotation;
+  readonly rotation: Rotation;
   /** The pair the app was built with. */
   readonly initial: CertificatePair;
   readonly tls: TlsConfig;

@@ -38,7 +38,6 @@ type Refusal = Extract<Verdict, { ok: false }>;
 const REFUSALS = {
   upgrade_rate: { ok: false, status: '503 Service Unavailable', reason: 'upgrade_rate', body: 'too many connection attempts', headers: { 'Retry-After': '1' } },
   origin: { ok: false, status: '403 Forbidden', reason: 'origin', body: 'origin not allowed' },
-  max_connections: { ok: false, status: '503 Service Unavailable', reason: 'max_connections', body: 'server is full' },
   per_ip: { ok: false, status: '429 Too Many Requests', reason: 'per_ip', body: 'too many connections from this address' },
   auth: { ok: false, status: '401 Unauthorized', reason: 'auth', body: 'missing or invalid credential', headers: { 'WWW-Authenticate': 'Bearer' } },
 } as const satisfies Record<string, Refusal>;
@@ -128,9 +127,9 @@ export class SecurityAdmission implements Admission<AdmissionState> {
   }
 
   /** Which limit, if any, one more connection from `key` would break. */
-  #capacity(key: string): 'max_connections' | 'per_ip' | null {
-    const { max_connections, max_connections_per_ip } = this.#policy.limits;
-    if (max_connections > 0 && this.#admitted >= max_connections) return 'max_connections';
+  #capacity(key: string): 'per_ip' | null {
+    // limits.max_connections is the capacity gate's (relay/hub.ts asks it first, for every thread of the process).
+    const { max_connections_per_ip } = this.#policy.limits;
     if (max_connections_per_ip > 0 && (this.#perIp.get(key) ?? 0) >= max_connections_per_ip) return 'per_ip';
     return null;
   }

@@ -2,6 +2,7 @@
 // `limits:`. Only the controls the config turns on are built: the default relay has no admission and no limiter.
 // A reload swaps their policy objects in place; connection counts, token expiries and open sockets carry over.
 import { isDeepStrictEqual } from 'node:util';
+import type { Registry } from 'prom-client';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config/schema.js';
 import type { LimitsConfig } from '../config/security.js';
@@ -18,6 +19,8 @@ import { OriginPolicy } from './origin.js';
 import { TokenSet } from './tokens.js';
 
 export { securityFileProblems } from './keys.js';
+export { ThrottledLog } from './log.js';
+export type { RateLimiter } from './limiter.js';
 export { BEARER_PROTOCOL_PREFIX } from './credentials.js';
 
 type SecurityExtensions = Pick<Extensions, 'admission' | 'limiter' | 'reloadSteps'>;
@@ -63,14 +66,8 @@ class SecurityRoom implements ReloadStep {
       this.#admission = new SecurityAdmission({ ...policy, log: this.#log, now: this.#now, wallNow: Date.now });
       out.admission = this.#admission;
     }
-    if (ratesOn(policy.limits)) {
-      const limiter = new RateLimiter({ limits: policy.limits, log: this.#log, now: this.#now });
-      monotonic(
-        this.#ctx.registry,
-        'relay_rate_limited_messages_total',
-        'Messages dropped because their sender was over its rate limit (limits.on_rate_exceeded: drop)',
-        () => limiter.dropped,
-      );
+    const limiter = buildRateLimiter(policy.limits, this.#ctx.registry, this.#log);
+    if (limiter !== null) {
       this.#limiter = limiter;
       out.limiter = limiter;
     }
@@ -120,6 +117,22 @@ class SecurityRoom implements ReloadStep {
       upgrades,
     };
   }
+}
+
+/**
+ * The per-message rate limiter alone, or null when no rate is limited. Its buckets are per socket, so every uWS thread
+ * has its own (the admission, whose counts are per process, runs once, on the main thread).
+ */
+export function buildRateLimiter(limits: LimitsConfig, registry: Registry, log: ThrottledLog): RateLimiter | null {
+  if (!ratesOn(limits)) return null;
+  const limiter = new RateLimiter({ limits, log, now: () => performance.now() });
+  monotonic(
+    registry,
+    'relay_rate_limited_messages_total',
+    'Messages dropped because their sender was over its rate limit (limits.on_rate_exceeded: drop)',
+    () => limiter.dropped,
+  );
+  return limiter;
 }
 
 function admissionOn({ security, limits }: Config): boolean {

@@ -15,16 +15,16 @@ export async function expectServesFreshClient(relay: TestRelay, options?: Constr
   expect((await client.close(1000)).code).toBe(1000);
 }
 
-/** Waits until relay_connections_active (and the hub's own count) equal `expected`, the number of sockets really open. */
+/** Waits until relay_connections_active (and the relay's own count) equal `expected`, the number of sockets really open. */
 export async function expectActiveConnections(relay: TestRelay, expected: number, ms = 5000): Promise<void> {
   let seen: number | undefined;
   await until(
     async () => {
       seen = metricValue(await scrape(relay.metricsUrl), 'relay_connections_active');
-      return seen === expected && relay.hub.connections === expected;
+      return seen === expected && relay.connections === expected;
     },
     ms,
-    `relay_connections_active == ${expected} (last seen ${String(seen)}, hub ${relay.hub.connections})`,
+    `relay_connections_active == ${expected} (last seen ${String(seen)}, relay ${relay.connections})`,
     25,
   );
 }

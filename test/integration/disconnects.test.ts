@@ -188,7 +188,7 @@ describe('disconnects', () => {
     const codes = await Promise.all(clients.map(async (c) => (await c.closed).code));
     await closing;
     expect(codes).toEqual([1001, 1001, 1001, 1001, 1001]);
-    expect(relay.hub.connections).toBe(0);
+    expect(relay.connections).toBe(0);
     expect(relay.metrics.counters.messages).toBe(0);
     const text = await relay.metrics.registry.metrics();
     expect(metricValue(text, 'relay_disconnections_total', { reason: 'shutdown' })).toBe(5);

@@ -8,7 +8,7 @@ describe('fan-out', () => {
     const relay = await startRelay();
     const a = await new TestClient(`${relay.url}/`).opened();
     const b = await new TestClient(`${relay.url}/some/path?x=1`).opened();
-    expect(relay.hub.connections).toBe(2);
+    expect(relay.connections).toBe(2);
     await Promise.all([a.close(), b.close()]);
   });
 

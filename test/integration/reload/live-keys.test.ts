@@ -145,7 +145,7 @@ describe('reloading live keys', () => {
     const relay = await startReloadable({ log: { level: 'info' } });
     const first = await new TestClient(relay.url).opened();
     await first.close();
-    await until(() => relay.hub.connections === 0, 5000, 'the close');
+    await until(() => relay.connections === 0, 5000, 'the close');
     expect(relay.logs.some((l) => l.msg === 'client disconnected')).toBe(false);
     relay.write({ log: { level: 'debug' } });
     expect(relay.reload('SIGHUP').ok).toBe(true);

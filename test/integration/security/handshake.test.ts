@@ -66,10 +66,11 @@ describe('handshake validation on the default relay', () => {
   });
 
   it('the WebSocket-port health check turns 503 once the relay stops accepting', async () => {
-    const relay = await startRelay();
+    // One thread, so the raw connection is on the thread whose drain is awaited below.
+    const relay = await startRelay({ server: { workers: 1 } });
     // a connection opened before the listener closes still gets answers
     const raw = await RawSocket.open(relay.wsPort);
-    relay.hub.stopAccepting();
+    await relay.close(); // not a WebSocket yet: it outlives the drain (until the close-handshake grace drops it)
     const head = await raw.handshake('GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n');
     expect(head.status).toBe(503);
   });

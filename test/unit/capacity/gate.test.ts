@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CapacityGate, connectionCap } from '../../../src/capacity/gate.js';
+import { CapacityGate, GateState, connectionCap, type ConnectionCap } from '../../../src/capacity/gate.js';
 
 describe('connection cap', () => {
   it('is the smaller of limits.max_connections and what the open-file limit allows, named after it', () => {
@@ -11,32 +11,66 @@ describe('connection cap', () => {
   });
 });
 
+/** A gate for thread `thread` of `threads`, on shared state of its own unless `buffer` is given. */
+function gateOn(cap: ConnectionCap | null, opts: { threads?: number; thread?: number; buffer?: SharedArrayBuffer; onFull?: () => void } = {}): CapacityGate {
+  const buffer = opts.buffer ?? GateState.allocate(opts.threads ?? 1);
+  return new CapacityGate(new GateState(buffer, opts.thread ?? 0), cap, 5, opts.onFull);
+}
+
 describe('capacity gate', () => {
   it('refuses at the cap with 503 under the cap’s reason, and admits below it', () => {
-    const gate = new CapacityGate({ max: 2, reason: 'file_limit' }, 5);
-    expect(gate.check(1)).toBeNull();
-    const refusal = gate.check(2);
+    const gate = gateOn({ max: 2, reason: 'file_limit' });
+    expect(gate.take()).toBeNull();
+    expect(gate.check()).toBeNull();
+    expect(gate.take()).toBeNull();
+    const refusal = gate.check();
     expect(refusal).toMatchObject({ ok: false, status: '503 Service Unavailable', reason: 'file_limit' });
-    expect(gate.check(3)).toBe(refusal);
+    expect(gate.take()).toBe(refusal);
+    expect(gate.open).toBe(2);
+    gate.release();
+    expect(gate.check()).toBeNull();
     expect(gate.checks).toBe(3);
   });
 
   it('refuses everything while overloaded, with Retry-After', () => {
-    const gate = new CapacityGate({ max: Infinity, reason: 'max_connections' }, 5);
+    const gate = gateOn({ max: Infinity, reason: 'max_connections' });
     gate.overloaded = true;
-    expect(gate.check(0)).toMatchObject({ reason: 'overloaded', headers: { 'Retry-After': '5' } });
+    expect(gate.check()).toMatchObject({ reason: 'overloaded', headers: { 'Retry-After': '5' } });
+    expect(gate.take()).toMatchObject({ reason: 'overloaded' });
     gate.overloaded = false;
-    expect(gate.check(0)).toBeNull();
+    expect(gate.check()).toBeNull();
   });
 
   it('reports reaching the cap once per episode, not once per refusal', () => {
     const onFull = vi.fn();
-    const gate = new CapacityGate({ max: 1, reason: 'max_connections' }, 5, onFull);
-    gate.check(1);
-    gate.check(1);
+    const gate = gateOn({ max: 1, reason: 'max_connections' }, { onFull });
+    gate.take();
+    gate.check();
+    gate.check();
     expect(onFull).toHaveBeenCalledTimes(1);
-    gate.check(0);
-    gate.check(1);
+    gate.release();
+    gate.check();
+    gate.take();
+    gate.check();
     expect(onFull).toHaveBeenCalledTimes(2);
+  });
+
+  it('holds one cap, one count and one overload latch for every thread of the process', () => {
+    const buffer = GateState.allocate(3);
+    const main = gateOn({ max: 3, reason: 'max_connections' }, { buffer, threads: 3, thread: 0 });
+    const second = gateOn(null, { buffer, thread: 1 });
+    const third = gateOn(null, { buffer, thread: 2 });
+    expect(second.cap).toEqual({ max: 3, reason: 'max_connections' });
+    expect([main.take(), second.take(), second.take()]).toEqual([null, null, null]);
+    expect(third.take()).toMatchObject({ reason: 'max_connections' });
+    const state = new GateState(buffer, 0);
+    expect([state.open, state.openOn(0), state.openOn(1), state.openOn(2)]).toEqual([3, 1, 2, 0]);
+    second.release();
+    expect(third.take()).toBeNull();
+    expect([state.openOn(1), state.openOn(2)]).toEqual([1, 1]);
+    main.cap = { max: 2, reason: 'max_connections' };
+    expect(third.check()).toMatchObject({ reason: 'max_connections' });
+    main.overloaded = true;
+    expect(third.overloaded).toBe(true);
   });
 });

@@ -1,0 +1,38 @@
+// One relay from outside: the series that tell the uWS threads apart, and the main thread's view that sums every
+// thread's registry at scrape time (prom-client's cluster aggregation: counters and gauges summed).
+import { AggregatorRegistry, Gauge, type Registry } from 'prom-client';
+import type { GateState } from '../capacity/gate.js';
+
+/** What the metrics server serves: a registry, or the sum of several. */
+export interface Exposition {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+/** relay_worker_connections{worker}: the connections each uWS thread holds (worker 0 is the main thread). */
+export function registerThreadSeries(registry: Registry, state: GateState): void {
+  const threads = state.threads;
+  new Gauge({
+    name: 'relay_worker_connections',
+    help: 'WebSocket connections open now on each uWS thread (worker 0 is the main thread); they sum to relay_connections_active',
+    labelNames: ['worker'] as const,
+    registers: [registry],
+    collect() {
+      for (let i = 0; i < threads; i++) this.labels(String(i)).set(state.openOn(i));
+    },
+  });
+}
+
+/**
+ * The main thread's registry summed with the worker threads' (read at scrape time): a counter is the sum of what
+ * every thread counted, and never goes down, since threads live as long as the process.
+ */
+export function summedOver(own: Registry, workers: () => Promise<unknown[]>): Exposition {
+  return {
+    contentType: own.contentType,
+    async metrics() {
+      const [mine, theirs] = await Promise.all([own.getMetricsAsJSON(), workers()]);
+      return AggregatorRegistry.aggregate([mine, ...theirs] as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+    },
+  };
+}

@@ -1,0 +1,232 @@
+// The main thread's view of the worker threads: starts them on the relay's port, wires the mesh between every pair of
+// threads, and runs each process-wide step (metrics, reload, certificate, pause, drain, close) on all of them. A
+// worker that fails takes the relay down: onFatal is told once, and the relay exits rather than run half-working.
+import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import { writeLine } from '../logger.js';
+import type { StagedCertificate } from '../relay/tls.js';
+import { createLink, type LinkEnd } from './port-carrier.js';
+import type { MeshEnds } from './mesh.js';
+import type { FromWorker, ThreadData, ToWorker } from './protocol.js';
+
+/** How long a worker may take to start listening (ms). */
+const START_TIMEOUT_MS = 20_000;
+
+export interface PoolOptions {
+  readonly threads: number;
+  readonly config: Config;
+  /** The uWS build's version, so every thread loads the one the main thread did. */
+  readonly uws: string;
+  readonly gate: SharedArrayBuffer;
+  readonly logger: Logger;
+  readonly host: string;
+  readonly port: number;
+  readonly defaultBudget: number;
+  /** Per worker, its end of the admission channel; null without an admission. */
+  readonly admission: ((index: number) => MessagePort) | null;
+  /** A worker failed (uncaught error, or it ended by itself); called once. */
+  readonly onFatal: (index: number, message: string, stack: string) => void;
+  /** A worker's TLS handshake built an SNI context from the current certificate. */
+  readonly onCertificateServed: () => void;
+}
+
+/** Creates the links between every ordered pair of `threads` threads; thread 0's ends stay on the main thread. */
+export function meshEnds(threads: number): MeshEnds[] {
+  const ends = Array.from({ length: threads }, () => ({ senders: [] as LinkEnd[], receivers: [] as LinkEnd[] }));
+  for (let from = 0; from < threads; from++) {
+    for (let to = 0; to < threads; to++) {
+      if (from === to) continue;
+      const link = createLink();
+      ends[from]?.senders.push(link.sender);
+      ends[to]?.receivers.push(link.receiver);
+    }
+  }
+  return ends;
+}
+
+/** The running worker threads (1..threads-1). */
+export class WorkerPool {
+  readonly #workers: Worker[];
+  readonly #exited: Promise<void>[];
+  readonly #pending = new Map<number, (m: FromWorker) => void>();
+  #next = 0;
+  #closing = false;
+  #fatal = false;
+
+  private constructor(workers: Worker[], exited: Promise<void>[]) {
+    this.#workers = workers;
+    this.#exited = exited;
+  }
+
+  /**
+   * Starts the workers with their mesh ends (ends[1..]) and resolves once every one listens.
+   * @throws Error when a worker fails to start (the others are closed first)
+   */
+  static async start(opts: PoolOptions, ends: readonly MeshEnds[]): Promise<WorkerPool> {
+    const workers: Worker[] = [];
+    const exited: Promise<void>[] = [];
+    const listening: Promise<void>[] = [];
+    let pool: WorkerPool | null = null;
+    for (let index = 1; index < opts.threads; index++) {
+      const own = ends[index] as MeshEnds;
+      const admission = opts.admission?.(index) ?? null;
+      const data: ThreadData = {
+        index,
+        threads: opts.threads,
+        config: opts.config,
+        uws: opts.uws,
+        gate: opts.gate,
+        senders: own.senders,
+        receivers: own.receivers,
+        admission,
+        host: opts.host,
+        port: opts.port,
+        defaultBudget: opts.defaultBudget,
+      };
+      const transferList = [...own.senders, ...own.receivers, ...(admission === null ? [] : [admission])];
+      const worker = new Worker(threadEntry(), { workerData: data, transferList, stdout: false, stderr: false });
+      workers.push(worker);
+      let started = false;
+      listening.push(
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`worker ${index} did not start listening within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+          const fail = (message: string, stack: string): void => {
+            if (!started) {
+              clearTimeout(timer);
+              reject(new Error(`worker ${index}: ${message}`));
+              return;
+            }
+            if (pool !== null) pool.#failed(index, message, stack, opts.onFatal);
+          };
+          worker.on('message', (m: FromWorker) => {
+            switch (m.type) {
+              case 'listening':
+                started = true;
+                clearTimeout(timer);
+                resolve();
+                return;
+              case 'log':
+                writeLine(opts.logger, m.line);
+                return;
+              case 'fatal':
+                fail(m.message, m.stack);
+                return;
+              case 'certificate_served':
+                opts.onCertificateServed();
+                return;
+              default:
+                if (pool !== null) pool.#reply(m);
+            }
+          });
+          worker.on('error', (err) => fail(err.message, err.stack ?? err.message));
+          exited.push(
+            new Promise((done) =>
+              worker.once('exit', (code) => {
+                if (pool === null || !pool.#closing) fail(`ended unexpectedly (exit code ${code})`, '');
+                done();
+              }),
+            ),
+          );
+        }),
+      );
+    }
+    pool = new WorkerPool(workers, exited);
+    try {
+      await Promise.all(listening);
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /** Every worker's registry as JSON (prom-client's getMetricsAsJSON), for the main thread to sum. */
+  metrics(): Promise<unknown[]> {
+    return Promise.all(this.#workers.map((w) => this.#ask(w, (id) => ({ type: 'metrics', id })).then((m) => (m.type === 'metrics' ? m.json : []))));
+  }
+
+  reload(config: Config): void {
+    this.#tell({ type: 'reload', config });
+  }
+
+  certificate(staged: StagedCertificate): void {
+    this.#tell({ type: 'certificate', staged });
+  }
+
+  pause(): void {
+    this.#tell({ type: 'pause' });
+  }
+
+  /** Listens again on every worker; false when one could not. */
+  async resume(): Promise<boolean> {
+    const answers = await Promise.all(this.#workers.map((w) => this.#ask(w, (id) => ({ type: 'resume', id }))));
+    return answers.every((m) => m.type !== 'resumed' || m.ok);
+  }
+
+  /** Every worker stops accepting and sends its clients 1001 (paced over spreadMs); resolves when all have. */
+  async drain(spreadMs: number): Promise<void> {
+    await Promise.all(this.#workers.map((w) => this.#ask(w, (id) => ({ type: 'drain', id, spreadMs }))));
+  }
+
+  /** Every worker drops what it still holds and ends; resolves when all have ended. Idempotent. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#tell({ type: 'close' });
+    // Whatever was still waiting for a worker's answer (a drain, a scrape) has its answer now.
+    for (const [id, settle] of this.#pending) settle({ type: 'drained', id });
+    this.#pending.clear();
+    await Promise.all(this.#exited);
+  }
+
+  #failed(index: number, message: string, stack: string, onFatal: PoolOptions['onFatal']): void {
+    if (this.#fatal || this.#closing) return;
+    this.#fatal = true;
+    onFatal(index, message, stack);
+  }
+
+  #tell(m: ToWorker): void {
+    for (const w of this.#workers) {
+      try {
+        w.postMessage(m);
+      } catch {
+        // that worker has ended
+      }
+    }
+  }
+
+  /** Asks one worker and waits for its answer; once closing (the worker may be gone), answers at once for it. */
+  #ask(worker: Worker, make: (id: number) => ToWorker): Promise<FromWorker> {
+    const id = this.#next++;
+    if (this.#closing) return Promise.resolve({ type: 'drained', id });
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      worker.postMessage(make(id));
+    });
+  }
+
+  #reply(m: FromWorker): void {
+    if (!('id' in m)) return;
+    const settle = this.#pending.get(m.id);
+    this.#pending.delete(m.id);
+    settle?.(m);
+  }
+}
+
+/**
+ * The worker's entry module. Compiled, it sits next to this file; run from TypeScript sources (the tests), the
+ * threads run the build in dist/, which the test setup rebuilds whenever src/ is newer.
+ */
+function threadEntry(): URL {
+  return import.meta.url.endsWith('.ts') ? new URL('../../dist/workers/thread.js', import.meta.url) : new URL('./thread.js', import.meta.url);
+}
+
+/** A channel for one worker's admission: [the main thread's end, the worker's end]. */
+export function admissionChannel(): [MessagePort, MessagePort] {
+  const { port1, port2 } = new MessageChannel();
+  return [port1, port2];
+}

@@ -1,0 +1,46 @@
+// What the main thread and a worker thread say to each other over the worker's parentPort (control only: client
+// messages travel on the mesh's links, admission on its own port).
+import type { MessagePort } from 'node:worker_threads';
+import type { Config } from '../config/schema.js';
+import type { StagedCertificate } from '../relay/tls.js';
+import type { LinkEnd } from './port-carrier.js';
+
+/** What a worker thread starts with (workerData). */
+export interface ThreadData {
+  /** 1..threads-1; the main thread is 0. */
+  readonly index: number;
+  readonly threads: number;
+  readonly config: Config;
+  /** The uWS build the main thread loaded (its version), so every thread runs the same one. */
+  readonly uws: string;
+  /** The capacity gate's shared state. */
+  readonly gate: SharedArrayBuffer;
+  readonly senders: readonly LinkEnd[];
+  readonly receivers: readonly LinkEnd[];
+  /** To the main thread's admission; null when the config has none. */
+  readonly admission: MessagePort | null;
+  /** Where the main thread listens: the worker listens on the same address and port (SO_REUSEPORT). */
+  readonly host: string;
+  readonly port: number;
+  /** relay.max_total_backpressure_bytes when configured as 0, as the main thread derived it (bytes). */
+  readonly defaultBudget: number;
+}
+
+export type ToWorker =
+  | { readonly type: 'metrics'; readonly id: number }
+  | { readonly type: 'reload'; readonly config: Config }
+  | { readonly type: 'certificate'; readonly staged: StagedCertificate }
+  | { readonly type: 'pause' }
+  | { readonly type: 'resume'; readonly id: number }
+  | { readonly type: 'drain'; readonly id: number; readonly spreadMs: number }
+  | { readonly type: 'close' };
+
+export type FromWorker =
+  | { readonly type: 'listening' }
+  | { readonly type: 'log'; readonly line: string }
+  | { readonly type: 'metrics'; readonly id: number; readonly json: unknown }
+  | { readonly type: 'resumed'; readonly id: number; readonly ok: boolean }
+  | { readonly type: 'drained'; readonly id: number }
+  /** A TLS handshake made this thread build an SNI context from the current certificate (see relay/tls.ts). */
+  | { readonly type: 'certificate_served' }
+  | { readonly type: 'fatal'; readonly message: string; readonly stack: string };

@@ -1,0 +1,123 @@
+// One uWS thread's relay: its app, hub and slow-consumer guard. The main thread builds one, and so does every worker
+// thread (thread.ts); what is process-wide (metrics server, capacity, admission, backplane, reload) is built once, in
+// app.ts, and reaches a shard through the contracts it takes (gate, admission, backplane).
+import { performance } from 'node:perf_hooks';
+import type { Registry } from 'prom-client';
+import { DRAIN_GRACE_S, type Config, type RelayConfig } from '../config/schema.js';
+import type { Admission, Backplane, MessageLimiter, UpgradeGate } from '../contracts.js';
+import { mountDemoPage } from '../demo/page.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { backpressureMetrics } from '../metrics/backpressure.js';
+import type { HubCounters, HubObserver } from '../relay/hub.js';
+import { BackpressureGuard, resolveLimits, type BackpressureState } from '../relay/backpressure.js';
+import { pacedEnd } from '../relay/drain.js';
+import { Hub } from '../relay/hub.js';
+import { CloseCode } from '../relay/protocol.js';
+import type { TemplatedApp, UwsBuild, UwsModule } from '../relay/uws.js';
+
+/** How long clients get to complete the close handshake after 1001 before their connections are dropped (ms). */
+const CLOSE_HANDSHAKE_GRACE_MS = DRAIN_GRACE_S * 1000;
+
+export interface ShardOptions {
+  readonly config: Config;
+  readonly build: UwsBuild;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly counters: HubCounters;
+  readonly observer: HubObserver;
+  readonly gate: UpgradeGate;
+  /** relay.max_total_backpressure_bytes when configured as 0 (bytes); read only then. */
+  readonly defaultBudget: () => number;
+  /** uWS threads in the process: each holds an equal share of the backpressure budget, so their sum stays within it. */
+  readonly threads: number;
+  readonly admission?: Admission;
+  readonly limiter?: MessageLimiter;
+  readonly backplane?: Backplane;
+}
+
+/** One thread's relay. */
+export class Shard {
+  readonly app: TemplatedApp;
+  readonly hub: Hub;
+  readonly guard: BackpressureGuard;
+  readonly #demoPage: boolean;
+
+  /** @throws ConfigError when uWS cannot use the TLS files */
+  constructor(opts: ShardOptions) {
+    const { config, build, logger } = opts;
+    this.#demoPage = config.server.demo_page;
+    this.app = createApp(build.uws, config);
+    const total = resolveLimits(config.relay, opts.defaultBudget);
+    const limits = { ...total, budgetBytes: Math.floor(total.budgetBytes / opts.threads) };
+    const guard: BackpressureGuard = new BackpressureGuard({
+      ...limits,
+      cutter: () => hub,
+      observer: backpressureMetrics(opts.registry, (): BackpressureState => guard.state, limits.budgetBytes),
+      logger: logger.child({ room: 'backpressure' }),
+      now: () => performance.now(),
+    });
+    this.guard = guard;
+    const hub: Hub = new Hub({
+      uws: build.uws,
+      features: build.features,
+      app: this.app,
+      relay: config.relay,
+      logger: logger.child({ room: 'hub' }),
+      counters: opts.counters,
+      observer: opts.observer,
+      flow: guard,
+      gate: opts.gate,
+      ...(opts.admission === undefined ? {} : { admission: opts.admission }),
+      ...(opts.limiter === undefined ? {} : { limiter: opts.limiter }),
+      ...(opts.backplane === undefined ? {} : { backplane: opts.backplane }),
+    });
+    this.hub = hub;
+    guard.start();
+    if (this.#demoPage) mountDemoPage(this.app);
+  }
+
+  /** The live relay keys (echo, max_payload_bytes) from a reloaded configuration. */
+  reconfigure(relay: RelayConfig): void {
+    this.hub.reconfigure(relay);
+  }
+
+  /** A new SNI context starts with an empty router: it gets the same routes as the app itself. */
+  routeServerName(serverName: string): void {
+    this.hub.routeServerName(serverName);
+    if (this.#demoPage) mountDemoPage(this.app);
+  }
+
+  /**
+   * Refuses new upgrades, closes the listener and sends every client 1001 (paced over `spreadMs`); connections that
+   * do not finish their close handshake are dropped after a grace period. Resolves when every close frame is queued.
+   */
+  async drain(spreadMs: number): Promise<void> {
+    const hub = this.hub;
+    hub.stopAccepting();
+    await pacedEnd(hub.openSockets(), spreadMs, (ws) => {
+      if (hub.isOpen(ws)) hub.endSocket(ws, 'shutdown', CloseCode.goingAway, 'server shutting down');
+    });
+    // Clients answer the 1001 close frame within milliseconds; one that does not (it stopped reading, or never
+    // finished its HTTP request) would keep the thread alive. Unref'd: a clean shutdown does not wait for it.
+    setTimeout(() => hub.closeConnections(), CLOSE_HANDSHAKE_GRACE_MS).unref();
+  }
+
+  /** Drops every connection at once without close frames and stops the sweep: the thread can end. Idempotent. */
+  close(): void {
+    this.guard.close();
+    this.hub.closeConnections();
+  }
+}
+
+function createApp(uws: UwsModule, config: Config): TemplatedApp {
+  const { cert_file, key_file, passphrase } = config.server.tls;
+  if (cert_file === null || key_file === null) return uws.App();
+  try {
+    return uws.SSLApp({ cert_file_name: cert_file, key_file_name: key_file, ...(passphrase === null ? {} : { passphrase }) });
+  } catch (err) {
+    throw new ConfigError([`server.tls: the certificate or key could not be used (wrong passphrase, or key and certificate do not match)`], {
+      cause: err,
+    });
+  }
+}

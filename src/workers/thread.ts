@@ -1,0 +1,113 @@
+// A worker thread's entry: one more uWS app on the relay's port, serving its share of the clients. It runs a Shard
+// like the main thread's; the process-wide parts (admission, capacity, metrics server, backplane, reload) stay on
+// the main thread and reach it through the gate's shared memory, the admission port and the mesh.
+//
+// A thread that ends while its uWS app still holds a socket aborts the whole process: every way out (close, a
+// fatal error) first closes the app and every link, then lets the thread's event loop run empty.
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { CapacityGate, GateState } from '../capacity/gate.js';
+import { OVERLOAD_RETRY_AFTER_S } from '../capacity/index.js';
+import { createLogger, setLogLevel, type Logger } from '../logger.js';
+import { createMetrics } from '../metrics/registry.js';
+import { CertificateRotation } from '../relay/tls.js';
+import { loadUwsBuild } from '../relay/uws.js';
+import { buildRateLimiter, ThrottledLog } from '../security/index.js';
+import { AdmissionProxy } from './admission.js';
+import { Mesh } from './mesh.js';
+import type { FromWorker, ThreadData, ToWorker } from './protocol.js';
+import { Shard } from './shard.js';
+
+const port = parentPort as MessagePort;
+const data = workerData as ThreadData;
+const post = (m: FromWorker): void => port.postMessage(m);
+
+// Log lines go to the main thread, which writes them where its own go.
+const root = createLogger(data.config.log.level, { write: (line: string) => post({ type: 'log', line }) });
+const logger: Logger = root.child({ worker: data.index });
+
+let shard: Shard | null = null;
+let mesh: Mesh | null = null;
+let ended = false;
+
+/** Closes everything this thread holds and lets it end. Idempotent. */
+function end(): void {
+  if (ended) return;
+  ended = true;
+  try {
+    shard?.close();
+    mesh?.close();
+  } finally {
+    port.close();
+  }
+}
+
+process.on('uncaughtException', (err) => {
+  post({ type: 'fatal', message: err.message, stack: err.stack ?? err.message });
+  end();
+});
+
+async function main(): Promise<void> {
+  const config = data.config;
+  const build = loadUwsBuild({ force: data.uws });
+  const metrics = createMetrics(null);
+  const gate = new CapacityGate(new GateState(data.gate, data.index), null, OVERLOAD_RETRY_AFTER_S);
+  const limiter = buildRateLimiter(config.limits, metrics.registry, new ThrottledLog(logger.child({ room: 'security' })));
+  mesh = new Mesh({ senders: data.senders, receivers: data.receivers });
+  const s = new Shard({
+    config,
+    build,
+    logger,
+    registry: metrics.registry,
+    counters: metrics.counters,
+    observer: metrics,
+    gate,
+    defaultBudget: () => data.defaultBudget,
+    threads: data.threads,
+    backplane: mesh,
+    ...(data.admission === null ? {} : { admission: new AdmissionProxy(data.admission) }),
+    ...(limiter === null ? {} : { limiter }),
+  });
+  shard = s;
+  const rotation =
+    config.server.tls.cert_file === null
+      ? null
+      : new CertificateRotation({ app: s.app, route: (name) => s.routeServerName(name), logger: logger.child({ room: 'tls' }), onServed: () => post({ type: 'certificate_served' }) });
+
+  port.on('message', (m: ToWorker) => {
+    switch (m.type) {
+      case 'metrics':
+        void metrics.registry.getMetricsAsJSON().then((json) => post({ type: 'metrics', id: m.id, json }));
+        return;
+      case 'reload':
+        s.reconfigure(m.config.relay);
+        setLogLevel(root, m.config.log.level);
+        limiter?.setLimits(m.config.limits);
+        return;
+      case 'certificate':
+        rotation?.apply(m.staged);
+        return;
+      case 'pause':
+        s.hub.pauseListening();
+        return;
+      case 'resume':
+        void s.hub.resumeListening().then((ok) => post({ type: 'resumed', id: m.id, ok }));
+        return;
+      case 'drain':
+        void s.drain(m.spreadMs).then(() => post({ type: 'drained', id: m.id }));
+        return;
+      case 'close':
+        rotation?.close();
+        end();
+        return;
+      default:
+    }
+  });
+  await s.hub.listen(data.host, data.port, true);
+  post({ type: 'listening' });
+}
+
+main().catch((err: unknown) => {
+  const e = err instanceof Error ? err : new Error(String(err));
+  post({ type: 'fatal', message: e.message, stack: e.stack ?? e.message });
+  end();
+});
