@@ -22,6 +22,7 @@ import { CertificateReload } from './reload/certificates.js';
 import { ConfigReloader, type ReloadResult, type ReloadTrigger } from './reload/reloader.js';
 import { AdmissionHost } from './workers/admission.js';
 import { workerCount, type CpuReadings } from './workers/count.js';
+import { TopicInterest } from './workers/interest.js';
 import { Mesh, bridge, type MeshEnds } from './workers/mesh.js';
 import { WorkerPool, admissionChannel, meshEnds } from './workers/pool.js';
 import { Shard } from './workers/shard.js';
@@ -59,6 +60,8 @@ export interface Relay {
   /** The main thread's slow-consumer guard (its `state` holds queued bytes, cuts and shed messages of that thread). */
   readonly backpressure: BackpressureGuard;
   readonly metrics: RelayMetrics;
+  /** The metrics text /metrics serves: every thread's series summed. Still answers after close(), with the final counts. */
+  scrape(): Promise<string>;
   readonly readiness: Readiness;
   /** The configuration in force (after reloads; restart-only keys keep their value from start). */
   readonly config: Config;
@@ -125,11 +128,12 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
   registerBuildInfo(metrics.registry, build.version);
   registerThreadSeries(metrics.registry, gateState);
 
+  const exposition = threads.count === 1 ? metrics.registry : summedOver(metrics.registry, () => pool?.metrics() ?? Promise.resolve([]));
   try {
     let metricsPort: number | null = null;
     if (config.metrics.enabled) {
       const server = new MetricsServer({
-        registry: threads.count === 1 ? metrics.registry : summedOver(metrics.registry, () => pool?.metrics() ?? Promise.resolve([])),
+        registry: exposition,
         readiness,
         path: config.metrics.path,
         ...(config.metrics.reload_endpoint ? { reload: () => reload('http') } : {}),
@@ -138,12 +142,18 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       lifecycle.add('metrics server', () => server.close());
     }
     const extensions = (await deps.extensions?.({ config, logger, registry: metrics.registry, readiness, lifecycle })) ?? {};
+    if (threads.count > 1 && extensions.limiter !== undefined && extensions.limiterFromLimits !== true) {
+      throw new ConfigError([
+        `server.workers: a message limiter other than the one limits.* builds would run on the main thread only; set server.workers to 1 to use it (${threads.why} gave ${threads.count})`,
+      ]);
+    }
     // After the metrics server and extensions opened their descriptors: the file budget keeps what is open now.
     const protection = buildCapacity({ limits: config.limits, logger, registry: metrics.registry, readiness, state: gateState });
     capacity = protection;
     const defaultBudget = defaultBackpressureBudget(memoryLimit());
     const ends = threads.count > 1 ? meshEnds(threads.count) : null;
-    const mesh = ends === null ? null : new Mesh(ends[0] as MeshEnds);
+    const interest = threads.count > 1 ? TopicInterest.allocate(threads.count) : null;
+    const mesh = ends === null || interest === null ? null : new Mesh(ends[0] as MeshEnds, new TopicInterest(interest, 0));
     const host = extensions.admission !== undefined && threads.count > 1 ? new AdmissionHost(extensions.admission) : null;
     const backplane = mesh === null ? extensions.backplane : extensions.backplane === undefined ? mesh : bridge(mesh, extensions.backplane);
     const admission = host?.local ?? extensions.admission;
@@ -160,6 +170,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       ...(admission === undefined ? {} : { admission }),
       ...(extensions.limiter === undefined ? {} : { limiter: extensions.limiter }),
       ...(backplane === undefined ? {} : { backplane }),
+      ...(mesh === null ? {} : { interest: mesh.interest }),
     });
     shard = main;
     lifecycle.add('backpressure sweep', () => main.guard.close());
@@ -228,6 +239,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
           config,
           uws: build.version,
           gate: gateState.buffer,
+          interest: interest ?? TopicInterest.allocate(0),
           logger,
           host: config.server.host,
           port: wsPort,
@@ -276,6 +288,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       },
       backpressure: main.guard,
       metrics,
+      scrape: () => exposition.metrics(),
       readiness,
       get config() {
         return live.config;

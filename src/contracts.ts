@@ -142,6 +142,11 @@ export interface ReloadStep {
 export interface Extensions {
   admission?: Admission;
   limiter?: MessageLimiter;
+  /**
+   * Set when `limiter` is the one built from `limits` alone, which every worker thread builds for itself. Any other
+   * limiter could only run on the main thread: the relay refuses to start one with server.workers above 1.
+   */
+  limiterFromLimits?: true;
   backplane?: Backplane;
   /** What the room applies when the configuration is reloaded. */
   reloadSteps?: ReloadStep[];

@@ -3,6 +3,8 @@
 import { AggregatorRegistry, Gauge, type Registry } from 'prom-client';
 import type { GateState } from '../capacity/gate.js';
 
+type Metrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
 /** What the metrics server serves: a registry, or the sum of several. */
 export interface Exposition {
   readonly contentType: string;
@@ -32,7 +34,12 @@ export function summedOver(own: Registry, workers: () => Promise<unknown[]>): Ex
     contentType: own.contentType,
     async metrics() {
       const [mine, theirs] = await Promise.all([own.getMetricsAsJSON(), workers()]);
-      return AggregatorRegistry.aggregate([mine, ...theirs] as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+      const perThread = theirs as Metrics[];
+      const inWorkers = new Set(perThread.flatMap((list) => list.map((m) => m.name)));
+      // What only the main thread has (process and Node metrics, the process-wide gauges) is passed through as it is:
+      // prom-client would drop or average some of it, made as it is for processes that each have their own.
+      const main = mine.map((m) => (inWorkers.has(m.name) ? m : { ...m, aggregator: 'first' as const }));
+      return AggregatorRegistry.aggregate([main, ...perThread]).metrics();
     },
   };
 }

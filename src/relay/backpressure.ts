@@ -102,6 +102,9 @@ interface Room extends Traffic {
   shedUntil: number;
   /** Bytes queued over the room's sockets at its last scan. */
   queued: number;
+  /** Bytes that reached the room from elsewhere (other threads, other instances), and when to look again. */
+  inboundBytes: number;
+  inboundCheckAt: number;
 }
 
 interface Queued {
@@ -176,7 +179,7 @@ export class BackpressureGuard {
   opened(ws: WebSocket<SocketData>, data: SocketData): void {
     let room = this.#rooms.get(data.topic);
     if (room === undefined) {
-      room = { sockets: new Map(), shedUntil: 0, queued: 0, bytes: 0 };
+      room = { sockets: new Map(), shedUntil: 0, queued: 0, bytes: 0, inboundBytes: 0, inboundCheckAt: 0 };
       this.#rooms.set(data.topic, room);
     }
     room.sockets.set(ws, data);
@@ -208,12 +211,6 @@ export class BackpressureGuard {
     flow.pingSince = -1;
   }
 
-  /** Counts a message from another instance (the backplane), which reaches the room without `allow`. */
-  relayed(topic: string, bytes: number): void {
-    const room = this.#rooms.get(topic);
-    if (room !== undefined) room.bytes += bytes;
-  }
-
   /**
    * Per message, before it is published: false drops it (shed at the source). Costs one add and one compare
    * until the sender has published another checkpoint's worth of bytes.
@@ -227,16 +224,42 @@ export class BackpressureGuard {
     return false;
   }
 
-  #checkpoint(data: SocketData, flow: FlowState): boolean {
-    const room = this.#rooms.get(data.topic);
+  /**
+   * Per message that reached this hub from elsewhere (another thread of the relay, another instance), before it is
+   * published here: false drops it. Its publisher is out of reach, so its excess is shed where it arrives, by the same
+   * rule, while this hub's part of the room is pressed. A lookup by topic and two adds per message; what is let through
+   * counts toward the bytes the room's sockets were sent, as `allow` does for local publishers.
+   */
+  allowInbound(topic: string, bytes: number): boolean {
+    const room = this.#rooms.get(topic);
     if (room === undefined) return true;
+    if ((room.inboundBytes += bytes) >= room.inboundCheckAt) {
+      if (this.#pressed(room)) {
+        room.inboundCheckAt = room.inboundBytes;
+        this.state.shedMessages++;
+        return false;
+      }
+      room.inboundCheckAt = room.inboundBytes + this.#checkpointBytes;
+    }
+    room.bytes += bytes;
+    return true;
+  }
+
+  /** Scans `room` unless it is already known to be pressed; whether its publishers must be shed now. */
+  #pressed(room: Room): boolean {
     const now = this.#o.now();
     if (now >= room.shedUntil) {
       const queued: Queued[] = [];
       if (this.#scan(room, now, queued)) room.shedUntil = now + SHED_HOLD_MS;
       this.#act(queued, now);
     }
-    if (now < room.shedUntil) {
+    return now < room.shedUntil;
+  }
+
+  #checkpoint(data: SocketData, flow: FlowState): boolean {
+    const room = this.#rooms.get(data.topic);
+    if (room === undefined) return true;
+    if (this.#pressed(room)) {
       // Check again at this sender's next message: it stays shed only while its room is pressed.
       flow.checkAt = flow.sentBytes;
       this.state.shedMessages++;

@@ -60,10 +60,13 @@ export interface FlowControl {
   drained(data: SocketData): void;
   /** uWS `pong`: the client answered a ping. */
   ponged(data: SocketData): void;
-  /** A message from the backplane reached `topic` (bytes of payload). */
-  relayed(topic: string, bytes: number): void;
   /** Returns false to drop a message at its publisher. Called after the limiter, before the fan-out. */
   allow(data: SocketData, bytes: number): boolean;
+  /**
+   * Returns false to drop a message from another thread or instance before it is published here; a message let
+   * through counts toward the bytes its room's sockets were sent (read receipts).
+   */
+  allowInbound(topic: string, bytes: number): boolean;
 }
 
 /** Plain counters bumped on the hot path; the metrics registry reads them at scrape time. */
@@ -81,6 +84,12 @@ export interface HubObserver {
   upgradeRejected(reason: RejectReason): void;
 }
 
+/** Told when a topic gets its first subscriber on this hub and when it loses its last (never per message). */
+export interface TopicWatcher {
+  joined(topic: string): void;
+  left(topic: string): void;
+}
+
 export interface HubOptions {
   readonly uws: UwsModule;
   /** What the loaded uWS build adds (see uws.ts); none of it when omitted. */
@@ -95,6 +104,7 @@ export interface HubOptions {
   readonly limiter?: MessageLimiter;
   readonly backplane?: Backplane;
   readonly flow?: FlowControl;
+  readonly topics?: TopicWatcher;
 }
 
 /**
@@ -153,6 +163,7 @@ export class Hub {
     const limiter = opts.limiter;
     const backplane = opts.backplane;
     const flow = opts.flow;
+    const topics = opts.topics;
     const audience = this.#audience;
     const live: LiveSettings = { echo: relay.echo, notSender: relay.echo ? 0 : 1, maxPayload: relay.max_payload_bytes };
     this.#live = live;
@@ -212,7 +223,12 @@ export class Hub {
         ? {}
         : { drain: (ws: WebSocket<SocketData>) => flow.drained(ws.getUserData()), pong: (ws: WebSocket<SocketData>) => flow.ponged(ws.getUserData()) }),
       subscription: (ws, topic, newCount, oldCount) => {
-        const room = audience.update(Buffer.from(topic).toString(), newCount);
+        const name = Buffer.from(topic).toString();
+        const room = audience.update(name, newCount);
+        if (topics !== undefined) {
+          if (oldCount === 0 && newCount > 0) topics.joined(name);
+          else if (newCount === 0 && oldCount > 0) topics.left(name);
+        }
         // The socket's own subscribe (in open): it keeps its Room for the message path.
         if (newCount > oldCount) ws.getUserData().room = room;
         if (!dropsReported) recordBufferedAtClose(ws, newCount, oldCount);
@@ -255,8 +271,8 @@ export class Hub {
     };
     opts.admission?.attach?.(end);
     backplane?.attach((topic, message, isBinary) => {
+      if (flow !== undefined && !flow.allowInbound(topic, message.byteLength)) return false;
       counters.deliveries += audience.size(topic);
-      flow?.relayed(topic, message.byteLength);
       return app.publish(topic, message, isBinary);
     });
   }

@@ -23,7 +23,7 @@ export { ThrottledLog } from './log.js';
 export type { RateLimiter } from './limiter.js';
 export { BEARER_PROTOCOL_PREFIX } from './credentials.js';
 
-type SecurityExtensions = Pick<Extensions, 'admission' | 'limiter' | 'reloadSteps'>;
+type SecurityExtensions = Pick<Extensions, 'admission' | 'limiter' | 'limiterFromLimits' | 'reloadSteps'>;
 
 /** Keys only an admission applies: a relay started without one needs a restart to begin checking them. */
 const ADMISSION_KEYS = ['security', 'limits.max_connections', 'limits.max_connections_per_ip', 'limits.max_upgrades_per_second'];
@@ -70,6 +70,7 @@ class SecurityRoom implements ReloadStep {
     if (limiter !== null) {
       this.#limiter = limiter;
       out.limiter = limiter;
+      out.limiterFromLimits = true;
     }
     return out;
   }

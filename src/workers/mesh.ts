@@ -2,26 +2,38 @@
 // published in its own thread's app and handed once to each link; each other thread publishes it in its app. One hop,
 // FIFO per link: exactly once per subscriber and in per-sender order, bytes untouched.
 import type { Backplane, Deliver } from '../contracts.js';
+import { bucketOf, type TopicInterest } from './interest.js';
 import { openReceiver, openSender, type LinkEnd, type LinkReceiver, type LinkSender } from './port-carrier.js';
 
 /** Bytes a link may hold for a thread that does not keep up before it drops (and counts) messages. */
 export const LINK_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
-/** The ends of one thread's links: what it sends on, what it receives from. */
+/** The ends of one thread's links: what it sends on (with the thread each goes to), what it receives from. */
 export interface MeshEnds {
   readonly senders: readonly LinkEnd[];
+  /** senders[i] goes to thread peers[i]. */
+  readonly peers: readonly number[];
   readonly receivers: readonly LinkEnd[];
 }
 
 /** One thread's links to the others, as the hub's backplane. */
 export class Mesh implements Backplane {
   readonly #senders: LinkSender[];
+  readonly #peers: readonly number[];
+  readonly #interest: TopicInterest;
   readonly #receiverEnds: readonly LinkEnd[];
   #receivers: LinkReceiver[] = [];
 
-  constructor(ends: MeshEnds) {
+  constructor(ends: MeshEnds, interest: TopicInterest) {
     this.#senders = ends.senders.map((end) => openSender(end, { maxPendingBytes: LINK_MAX_PENDING_BYTES }));
+    this.#peers = ends.peers;
+    this.#interest = interest;
     this.#receiverEnds = ends.receivers;
+  }
+
+  /** This thread's side of the topic table: the hub reports its topics' first and last subscribers here. */
+  get interest(): TopicInterest {
+    return this.#interest;
   }
 
   /** Where messages from the other threads go (this thread's app); once. */
@@ -29,8 +41,17 @@ export class Mesh implements Backplane {
     this.#receivers = this.#receiverEnds.map((end) => openReceiver(end, (topic, message, isBinary) => void deliver(topic, message, isBinary)));
   }
 
-  publish(topic: string, message: ArrayBuffer | Uint8Array, isBinary: boolean): void {
-    for (const sender of this.#senders) sender.send(topic, message, isBinary);
+  /** Hands the message to every other thread that has subscribers for its topic. @returns whether any had */
+  publish(topic: string, message: ArrayBuffer | Uint8Array, isBinary: boolean): boolean {
+    const bucket = bucketOf(topic);
+    const senders = this.#senders;
+    let sent = false;
+    for (let i = 0; i < senders.length; i++) {
+      if (!this.#interest.has(this.#peers[i] as number, bucket)) continue;
+      (senders[i] as LinkSender).send(topic, message, isBinary);
+      sent = true;
+    }
+    return sent;
   }
 
   /** Messages dropped because a thread did not keep up with its links. */
@@ -52,6 +73,7 @@ export class Mesh implements Backplane {
  * Redis publisher and subscriber per process, whatever the thread count.
  */
 export function bridge(mesh: Mesh, remote: Backplane): Backplane {
+  mesh.interest.wantsEverything();
   return {
     attach(deliver) {
       mesh.attach((topic, message, isBinary) => {
@@ -59,8 +81,8 @@ export function bridge(mesh: Mesh, remote: Backplane): Backplane {
         return deliver(topic, message, isBinary);
       });
       remote.attach((topic, message, isBinary) => {
-        mesh.publish(topic, message, isBinary);
-        return deliver(topic, message, isBinary);
+        const elsewhere = mesh.publish(topic, message, isBinary);
+        return deliver(topic, message, isBinary) || elsewhere;
       });
     },
     publish(topic, message, isBinary) {

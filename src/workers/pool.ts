@@ -19,6 +19,8 @@ export interface PoolOptions {
   /** The uWS build's version, so every thread loads the one the main thread did. */
   readonly uws: string;
   readonly gate: SharedArrayBuffer;
+  /** The topic table (workers/interest.ts). */
+  readonly interest: SharedArrayBuffer;
   readonly logger: Logger;
   readonly host: string;
   readonly port: number;
@@ -33,12 +35,13 @@ export interface PoolOptions {
 
 /** Creates the links between every ordered pair of `threads` threads; thread 0's ends stay on the main thread. */
 export function meshEnds(threads: number): MeshEnds[] {
-  const ends = Array.from({ length: threads }, () => ({ senders: [] as LinkEnd[], receivers: [] as LinkEnd[] }));
+  const ends = Array.from({ length: threads }, () => ({ senders: [] as LinkEnd[], peers: [] as number[], receivers: [] as LinkEnd[] }));
   for (let from = 0; from < threads; from++) {
     for (let to = 0; to < threads; to++) {
       if (from === to) continue;
       const link = createLink();
       ends[from]?.senders.push(link.sender);
+      ends[from]?.peers.push(to);
       ends[to]?.receivers.push(link.receiver);
     }
   }
@@ -54,9 +57,13 @@ export class WorkerPool {
   #closing = false;
   #fatal = false;
 
-  private constructor(workers: Worker[], exited: Promise<void>[]) {
+  /** Each worker's counts as it ended (for a scrape after the shutdown). */
+  readonly #finals: unknown[];
+
+  private constructor(workers: Worker[], exited: Promise<void>[], finals: unknown[]) {
     this.#workers = workers;
     this.#exited = exited;
+    this.#finals = finals;
   }
 
   /**
@@ -67,6 +74,7 @@ export class WorkerPool {
     const workers: Worker[] = [];
     const exited: Promise<void>[] = [];
     const listening: Promise<void>[] = [];
+    const finals: unknown[] = [];
     let pool: WorkerPool | null = null;
     for (let index = 1; index < opts.threads; index++) {
       const own = ends[index] as MeshEnds;
@@ -75,10 +83,13 @@ export class WorkerPool {
         index,
         threads: opts.threads,
         config: opts.config,
+        logLevel: opts.logger.level,
         uws: opts.uws,
         gate: opts.gate,
         senders: own.senders,
+        peers: own.peers,
         receivers: own.receivers,
+        interest: opts.interest,
         admission,
         host: opts.host,
         port: opts.port,
@@ -115,6 +126,9 @@ export class WorkerPool {
               case 'certificate_served':
                 opts.onCertificateServed();
                 return;
+              case 'final':
+                finals[index - 1] = m.json;
+                return;
               default:
                 if (pool !== null) pool.#reply(m);
             }
@@ -131,7 +145,7 @@ export class WorkerPool {
         }),
       );
     }
-    pool = new WorkerPool(workers, exited);
+    pool = new WorkerPool(workers, exited, finals);
     try {
       await Promise.all(listening);
     } catch (err) {
@@ -147,6 +161,7 @@ export class WorkerPool {
 
   /** Every worker's registry as JSON (prom-client's getMetricsAsJSON), for the main thread to sum. */
   metrics(): Promise<unknown[]> {
+    if (this.#closing) return Promise.all(this.#exited).then(() => this.#finals.filter((json) => json !== undefined));
     return Promise.all(this.#workers.map((w) => this.#ask(w, (id) => ({ type: 'metrics', id })).then((m) => (m.type === 'metrics' ? m.json : []))));
   }
 

@@ -11,12 +11,18 @@ export interface ThreadData {
   readonly index: number;
   readonly threads: number;
   readonly config: Config;
+  /** The main thread's log level (its logger may have been made with another than log.level). */
+  readonly logLevel: string;
   /** The uWS build the main thread loaded (its version), so every thread runs the same one. */
   readonly uws: string;
   /** The capacity gate's shared state. */
   readonly gate: SharedArrayBuffer;
   readonly senders: readonly LinkEnd[];
+  /** senders[i] goes to thread peers[i]. */
+  readonly peers: readonly number[];
   readonly receivers: readonly LinkEnd[];
+  /** The topic table (interest.ts). */
+  readonly interest: SharedArrayBuffer;
   /** To the main thread's admission; null when the config has none. */
   readonly admission: MessagePort | null;
   /** Where the main thread listens: the worker listens on the same address and port (SO_REUSEPORT). */
@@ -39,6 +45,8 @@ export type FromWorker =
   | { readonly type: 'listening' }
   | { readonly type: 'log'; readonly line: string }
   | { readonly type: 'metrics'; readonly id: number; readonly json: unknown }
+  /** The thread's counts as it ends. */
+  | { readonly type: 'final'; readonly json: unknown }
   | { readonly type: 'resumed'; readonly id: number; readonly ok: boolean }
   | { readonly type: 'drained'; readonly id: number }
   /** A TLS handshake made this thread build an SNI context from the current certificate (see relay/tls.ts). */

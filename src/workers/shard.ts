@@ -9,7 +9,7 @@ import { mountDemoPage } from '../demo/page.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { backpressureMetrics } from '../metrics/backpressure.js';
-import type { HubCounters, HubObserver } from '../relay/hub.js';
+import type { HubCounters, HubObserver, TopicWatcher } from '../relay/hub.js';
 import { BackpressureGuard, resolveLimits, type BackpressureState } from '../relay/backpressure.js';
 import { pacedEnd } from '../relay/drain.js';
 import { Hub } from '../relay/hub.js';
@@ -34,6 +34,8 @@ export interface ShardOptions {
   readonly admission?: Admission;
   readonly limiter?: MessageLimiter;
   readonly backplane?: Backplane;
+  /** Told when a topic gets its first and loses its last subscriber on this thread (workers/interest.ts). */
+  readonly interest?: TopicWatcher;
 }
 
 /** One thread's relay. */
@@ -71,6 +73,7 @@ export class Shard {
       ...(opts.admission === undefined ? {} : { admission: opts.admission }),
       ...(opts.limiter === undefined ? {} : { limiter: opts.limiter }),
       ...(opts.backplane === undefined ? {} : { backplane: opts.backplane }),
+      ...(opts.interest === undefined ? {} : { topics: opts.interest }),
     });
     this.hub = hub;
     guard.start();

@@ -5,6 +5,8 @@
 // A thread that ends while its uWS app still holds a socket aborts the whole process: every way out (close, a
 // fatal error) first closes the app and every link, then lets the thread's event loop run empty.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { LevelWithSilent } from 'pino';
+import type { Registry } from 'prom-client';
 import { CapacityGate, GateState } from '../capacity/gate.js';
 import { OVERLOAD_RETRY_AFTER_S } from '../capacity/index.js';
 import { createLogger, setLogLevel, type Logger } from '../logger.js';
@@ -13,6 +15,7 @@ import { CertificateRotation } from '../relay/tls.js';
 import { loadUwsBuild } from '../relay/uws.js';
 import { buildRateLimiter, ThrottledLog } from '../security/index.js';
 import { AdmissionProxy } from './admission.js';
+import { TopicInterest } from './interest.js';
 import { Mesh } from './mesh.js';
 import type { FromWorker, ThreadData, ToWorker } from './protocol.js';
 import { Shard } from './shard.js';
@@ -22,22 +25,30 @@ const data = workerData as ThreadData;
 const post = (m: FromWorker): void => port.postMessage(m);
 
 // Log lines go to the main thread, which writes them where its own go.
-const root = createLogger(data.config.log.level, { write: (line: string) => post({ type: 'log', line }) });
+const root = createLogger(data.logLevel as LevelWithSilent, { write: (line: string) => post({ type: 'log', line }) });
 const logger: Logger = root.child({ worker: data.index });
 
 let shard: Shard | null = null;
 let mesh: Mesh | null = null;
 let ended = false;
 
-/** Closes everything this thread holds and lets it end. Idempotent. */
-function end(): void {
+/**
+ * Closes everything this thread holds and lets it end; with `registry`, first sends its final counts (a scrape after
+ * the shutdown still sums them). Idempotent.
+ */
+function end(registry?: Registry): void {
   if (ended) return;
   ended = true;
   try {
     shard?.close();
     mesh?.close();
   } finally {
-    port.close();
+    if (registry === undefined) port.close();
+    else
+      void registry
+        .getMetricsAsJSON()
+        .then((json) => post({ type: 'final', json }))
+        .finally(() => port.close());
   }
 }
 
@@ -52,7 +63,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics(null);
   const gate = new CapacityGate(new GateState(data.gate, data.index), null, OVERLOAD_RETRY_AFTER_S);
   const limiter = buildRateLimiter(config.limits, metrics.registry, new ThrottledLog(logger.child({ room: 'security' })));
-  mesh = new Mesh({ senders: data.senders, receivers: data.receivers });
+  mesh = new Mesh({ senders: data.senders, peers: data.peers, receivers: data.receivers }, new TopicInterest(data.interest, data.index));
   const s = new Shard({
     config,
     build,
@@ -64,6 +75,7 @@ async function main(): Promise<void> {
     defaultBudget: () => data.defaultBudget,
     threads: data.threads,
     backplane: mesh,
+    interest: mesh.interest,
     ...(data.admission === null ? {} : { admission: new AdmissionProxy(data.admission) }),
     ...(limiter === null ? {} : { limiter }),
   });
@@ -97,7 +109,7 @@ async function main(): Promise<void> {
         return;
       case 'close':
         rotation?.close();
-        end();
+        end(metrics.registry);
         return;
       default:
     }

@@ -87,7 +87,8 @@ function drainRaw(socket: Socket): Promise<Buffer> {
 
 describe('slow consumers', () => {
   it('a client past the soft limit gets 4008 "slow consumer" behind its data, and reads it when it catches up', async () => {
-    const relay = await startRelay({ relay: { max_backpressure_bytes: 1024 * 1024, soft_backpressure_bytes: 256 * 1024, max_stall_s: 0 } });
+    // One thread: the test watches that thread's guard (relay.backpressure) between messages.
+    const relay = await startRelay({ server: { workers: 1 }, relay: { max_backpressure_bytes: 1024 * 1024, soft_backpressure_bytes: 256 * 1024, max_stall_s: 0 } });
     const slow = await rawUpgrade(relay.wsPort);
     slow.pause();
     const fast = new Reader(relay.url);
@@ -120,8 +121,11 @@ describe('slow consumers', () => {
   });
 
   it('a client whose queue does not drain for max_stall_s is ended with 4008 below the soft limit', async () => {
-    // A soft limit above what the kernel holds for the client, so that only the stall can end it.
-    const relay = await startRelay({ relay: { max_stall_s: 1, max_backpressure_bytes: 64 * 1024 * 1024, soft_backpressure_bytes: 32 * 1024 * 1024 } });
+    // A soft limit above what the kernel holds for the client, so that only the stall can end it. One thread, as above.
+    const relay = await startRelay({
+      server: { workers: 1 },
+      relay: { max_stall_s: 1, max_backpressure_bytes: 64 * 1024 * 1024, soft_backpressure_bytes: 32 * 1024 * 1024 },
+    });
     const stalled = await rawUpgrade(relay.wsPort);
     stalled.pause();
     const fast = new Reader(relay.url);

@@ -24,7 +24,7 @@ function problems(fn: () => unknown): string[] {
 describe('schema', () => {
   it('parse({}) fills every default', () => {
     const config = parseConfig({});
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8443, tls: { cert_file: null, key_file: null, passphrase: null, watch: true }, demo_page: false });
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8443, tls: { cert_file: null, key_file: null, passphrase: null, watch: true }, demo_page: false, workers: 'auto' });
     expect(config.relay).toEqual({
       echo: true,
       rooms: false,

@@ -48,18 +48,23 @@ afterEach(() => {
 });
 
 describe('SecurityAdmission', () => {
-  it('reserves a slot at the verdict, so JWT checks finishing together cannot overfill max_connections', async () => {
+  it('reserves a slot at the verdict, so JWT checks finishing together cannot overfill max_connections_per_ip', async () => {
     const { verifier, releaseAll } = heldVerifier();
-    const { a } = admission({ max_connections: 2 }, { jwt: verifier });
+    const { a } = admission({ max_connections_per_ip: 2 }, { jwt: verifier });
     const verdicts = Array.from({ length: 5 }, () => a.admit(info()) as Promise<Verdict>);
     releaseAll({ ok: true, expiresAtMs: null });
     const settled = await Promise.all(verdicts);
     expect(settled.filter((v) => v.ok)).toHaveLength(2);
-    expect(settled.filter((v) => !v.ok).map((v) => !v.ok && v.status)).toEqual(Array(3).fill('503 Service Unavailable'));
+    expect(settled.filter((v) => !v.ok).map((v) => !v.ok && v.status)).toEqual(Array(3).fill('429 Too Many Requests'));
+  });
+
+  it('leaves max_connections to the capacity gate, which counts every thread of the process', () => {
+    const { a } = admission({ max_connections: 1 });
+    expect([(a.admit(info()) as Verdict).ok, (a.admit(info('198.51.100.2')) as Verdict).ok]).toEqual([true, true]);
   });
 
   it('releases a reservation whose socket never opened (client gone, relay draining)', async () => {
-    const { a } = admission({ max_connections: 1 });
+    const { a } = admission({ max_connections_per_ip: 1 });
     expect((a.admit(info()) as Verdict).ok).toBe(true);
     expect(a.admitted).toBe(1);
     expect((a.admit(info()) as Verdict).ok).toBe(false);
