@@ -45,6 +45,8 @@ export interface StartDeps {
   readonly onWorkerFailure?: () => void;
   /** What server.workers: auto reads (tests); this process's CPUs and cgroup quota by default. */
   readonly cpus?: CpuReadings;
+  /** Fault injection for tests: the last worker thread throws an uncaught error this long after it listens (ms). */
+  readonly failWorkerAfterMs?: number;
 }
 
 /** A running relay. */
@@ -244,6 +246,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
           host: config.server.host,
           port: wsPort,
           defaultBudget,
+          failAfterMs: deps.failWorkerAfterMs ?? null,
           admission:
             host === null || channels === null
               ? null

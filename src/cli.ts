@@ -12,6 +12,7 @@ import { ExitCode, RelayError } from './errors.js';
 import { buildExtensions } from './extensions.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadUwsBuild, UWS_BUILD_ENV } from './relay/uws.js';
+import { FAULT_ENV } from './workers/protocol.js';
 
 function parseArgs(argv: readonly string[]): Args {
   try {
@@ -57,7 +58,15 @@ async function main(): Promise<void> {
   try {
     // The build is chosen here because only the CLI reads the environment (WEBSOCKET_RELAY_UWS forces one).
     const uws = loadUwsBuild({ force: process.env[UWS_BUILD_ENV] });
-    relay = await start(config, { logger, uws, extensions: buildExtensions, load, onWorkerFailure: () => process.exit(ExitCode.workerFailed) });
+    const failAfter = Number(process.env[FAULT_ENV] ?? '');
+    relay = await start(config, {
+      logger,
+      uws,
+      extensions: buildExtensions,
+      load,
+      onWorkerFailure: () => process.exit(ExitCode.workerFailed),
+      ...(failAfter > 0 ? { failWorkerAfterMs: failAfter } : {}),
+    });
   } catch (err) {
     if (err instanceof RelayError) {
       logger.fatal({ code: err.code, err: err.cause }, err.message);

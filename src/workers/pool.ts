@@ -12,6 +12,8 @@ import type { FromWorker, ThreadData, ToWorker } from './protocol.js';
 
 /** How long a worker may take to start listening (ms). */
 const START_TIMEOUT_MS = 20_000;
+/** How long a reload waits for every worker to have applied it (ms). */
+const APPLY_TIMEOUT_MS = 2000;
 
 export interface PoolOptions {
   readonly threads: number;
@@ -27,6 +29,8 @@ export interface PoolOptions {
   readonly defaultBudget: number;
   /** Per worker, its end of the admission channel; null without an admission. */
   readonly admission: ((index: number) => MessagePort) | null;
+  /** Fault injection for tests: the last worker throws this long after it listens (ms). */
+  readonly failAfterMs: number | null;
   /** A worker failed (uncaught error, or it ended by itself); called once. */
   readonly onFatal: (index: number, message: string, stack: string) => void;
   /** A worker's TLS handshake built an SNI context from the current certificate. */
@@ -60,10 +64,14 @@ export class WorkerPool {
   /** Each worker's counts as it ended (for a scrape after the shutdown). */
   readonly #finals: unknown[];
 
-  private constructor(workers: Worker[], exited: Promise<void>[], finals: unknown[]) {
+  /** Reloads and certificates each worker has applied (one count for all): a reload waits until all have. */
+  readonly #applied: Int32Array;
+
+  private constructor(workers: Worker[], exited: Promise<void>[], finals: unknown[], applied: Int32Array) {
     this.#workers = workers;
     this.#exited = exited;
     this.#finals = finals;
+    this.#applied = applied;
   }
 
   /**
@@ -75,6 +83,7 @@ export class WorkerPool {
     const exited: Promise<void>[] = [];
     const listening: Promise<void>[] = [];
     const finals: unknown[] = [];
+    const applied = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
     let pool: WorkerPool | null = null;
     for (let index = 1; index < opts.threads; index++) {
       const own = ends[index] as MeshEnds;
@@ -94,6 +103,8 @@ export class WorkerPool {
         host: opts.host,
         port: opts.port,
         defaultBudget: opts.defaultBudget,
+        failAfterMs: index === opts.threads - 1 ? opts.failAfterMs : null,
+        applied,
       };
       const transferList = [...own.senders, ...own.receivers, ...(admission === null ? [] : [admission])];
       const worker = new Worker(threadEntry(), { workerData: data, transferList, stdout: false, stderr: false });
@@ -145,7 +156,7 @@ export class WorkerPool {
         }),
       );
     }
-    pool = new WorkerPool(workers, exited, finals);
+    pool = new WorkerPool(workers, exited, finals, new Int32Array(applied));
     try {
       await Promise.all(listening);
     } catch (err) {
@@ -165,12 +176,31 @@ export class WorkerPool {
     return Promise.all(this.#workers.map((w) => this.#ask(w, (id) => ({ type: 'metrics', id })).then((m) => (m.type === 'metrics' ? m.json : []))));
   }
 
+  /** Applies a reloaded configuration on every worker; returns once all have (see #applyEverywhere). */
   reload(config: Config): void {
-    this.#tell({ type: 'reload', config });
+    this.#applyEverywhere({ type: 'reload', config });
   }
 
+  /** Serves a new certificate on every worker; returns once all do. */
   certificate(staged: StagedCertificate): void {
-    this.#tell({ type: 'certificate', staged });
+    this.#applyEverywhere({ type: 'certificate', staged });
+  }
+
+  /**
+   * Tells every worker and blocks the main thread (a reload is rare, and workers run on their own threads) until each
+   * has applied it, at most APPLY_TIMEOUT_MS: when a reload returns, a new connection on any thread sees its effect.
+   */
+  #applyEverywhere(m: ToWorker): void {
+    if (this.#closing) return;
+    const target = Atomics.load(this.#applied, 0) + this.#workers.length;
+    this.#tell(m);
+    const deadline = performance.now() + APPLY_TIMEOUT_MS;
+    for (;;) {
+      const now = Atomics.load(this.#applied, 0);
+      const left = deadline - performance.now();
+      if (now >= target || left <= 0) return;
+      Atomics.wait(this.#applied, 0, now, left);
+    }
   }
 
   pause(): void {

@@ -5,6 +5,9 @@ import type { Config } from '../config/schema.js';
 import type { StagedCertificate } from '../relay/tls.js';
 import type { LinkEnd } from './port-carrier.js';
 
+/** The CLI's fault-injection switch for tests: the last worker thread fails this many ms after it listens. */
+export const FAULT_ENV = 'WEBSOCKET_RELAY_FAIL_WORKER_MS';
+
 /** What a worker thread starts with (workerData). */
 export interface ThreadData {
   /** 1..threads-1; the main thread is 0. */
@@ -30,6 +33,10 @@ export interface ThreadData {
   readonly port: number;
   /** relay.max_total_backpressure_bytes when configured as 0, as the main thread derived it (bytes). */
   readonly defaultBudget: number;
+  /** Fault injection for tests: the thread throws an uncaught error this long after it listens (ms); null: never. */
+  readonly failAfterMs: number | null;
+  /** One Int32: each worker adds 1 once it has applied a reload or a certificate, and notifies. */
+  readonly applied: SharedArrayBuffer;
 }
 
 export type ToWorker =

@@ -17,7 +17,7 @@ import { buildRateLimiter, ThrottledLog } from '../security/index.js';
 import { AdmissionProxy } from './admission.js';
 import { TopicInterest } from './interest.js';
 import { Mesh } from './mesh.js';
-import type { FromWorker, ThreadData, ToWorker } from './protocol.js';
+import { FAULT_ENV, type FromWorker, type ThreadData, type ToWorker } from './protocol.js';
 import { Shard } from './shard.js';
 
 const port = parentPort as MessagePort;
@@ -27,6 +27,13 @@ const post = (m: FromWorker): void => port.postMessage(m);
 // Log lines go to the main thread, which writes them where its own go.
 const root = createLogger(data.logLevel as LevelWithSilent, { write: (line: string) => post({ type: 'log', line }) });
 const logger: Logger = root.child({ worker: data.index });
+
+const appliedCount = new Int32Array(data.applied);
+/** Tells the main thread, which waits for every worker, that a reload or certificate is in force here. */
+const applied = (): void => {
+  Atomics.add(appliedCount, 0, 1);
+  Atomics.notify(appliedCount, 0);
+};
 
 let shard: Shard | null = null;
 let mesh: Mesh | null = null;
@@ -91,12 +98,20 @@ async function main(): Promise<void> {
         void metrics.registry.getMetricsAsJSON().then((json) => post({ type: 'metrics', id: m.id, json }));
         return;
       case 'reload':
-        s.reconfigure(m.config.relay);
-        setLogLevel(root, m.config.log.level);
-        limiter?.setLimits(m.config.limits);
+        try {
+          s.reconfigure(m.config.relay);
+          setLogLevel(root, m.config.log.level);
+          limiter?.setLimits(m.config.limits);
+        } finally {
+          applied();
+        }
         return;
       case 'certificate':
-        rotation?.apply(m.staged);
+        try {
+          rotation?.apply(m.staged);
+        } finally {
+          applied();
+        }
         return;
       case 'pause':
         s.hub.pauseListening();
@@ -116,6 +131,11 @@ async function main(): Promise<void> {
   });
   await s.hub.listen(data.host, data.port, true);
   post({ type: 'listening' });
+  if (data.failAfterMs !== null) {
+    setTimeout(() => {
+      throw new Error(`fault injected ${data.failAfterMs} ms after start (${FAULT_ENV})`);
+    }, data.failAfterMs);
+  }
 }
 
 main().catch((err: unknown) => {
