@@ -36,6 +36,12 @@ export function backpressureMetrics(registry: Registry, read: () => Backpressure
     'Messages dropped at their publisher because most of its room could not keep up with it',
     () => read().shedMessages,
   );
+  monotonic(
+    registry,
+    'relay_shed_inbound_messages_total',
+    'Messages from another thread or relay instance not published here because this thread\'s part of their room could not keep up',
+    () => read().shedInbound,
+  );
   const byTrigger = Object.fromEntries(CUT_TRIGGERS.map((t) => [t, cuts.labels(t)])) as Record<CutTrigger, ReturnType<typeof cuts.labels>>;
   for (const child of Object.values(byTrigger)) child.inc(0);
   return { cut: (trigger) => byTrigger[trigger].inc() };

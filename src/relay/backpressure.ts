@@ -130,6 +130,8 @@ export interface BackpressureState {
   lingeringBytes: number;
   /** Messages dropped at their publisher because most of its room could not keep up. */
   shedMessages: number;
+  /** Messages from another thread or instance not published here because this hub's part of their room was pressed. */
+  shedInbound: number;
   /** Sockets cut by the guard since start, by trigger. */
   readonly cuts: Record<CutTrigger, number>;
 }
@@ -152,7 +154,7 @@ export class BackpressureGuard {
   #timer: NodeJS.Timeout | null = null;
   #lastLogAt = -Infinity;
   #unlogged = { soft_limit: 0, stall: 0, budget: 0 };
-  readonly state: BackpressureState = { queuedBytes: 0, lingeringBytes: 0, shedMessages: 0, cuts: { soft_limit: 0, stall: 0, budget: 0 } };
+  readonly state: BackpressureState = { queuedBytes: 0, lingeringBytes: 0, shedMessages: 0, shedInbound: 0, cuts: { soft_limit: 0, stall: 0, budget: 0 } };
 
   constructor(opts: BackpressureOptions) {
     this.#o = opts;
@@ -236,7 +238,7 @@ export class BackpressureGuard {
     if ((room.inboundBytes += bytes) >= room.inboundCheckAt) {
       if (this.#pressed(room)) {
         room.inboundCheckAt = room.inboundBytes;
-        this.state.shedMessages++;
+        this.state.shedInbound++;
         return false;
       }
       room.inboundCheckAt = room.inboundBytes + this.#checkpointBytes;

@@ -3,10 +3,20 @@
 // FIFO per link: exactly once per subscriber and in per-sender order, bytes untouched.
 import type { Backplane, Deliver } from '../contracts.js';
 import { bucketOf, type TopicInterest } from './interest.js';
-import { openReceiver, openSender, type LinkEnd, type LinkReceiver, type LinkSender } from './port-carrier.js';
+import type { Carrier, LinkEnd, LinkReceiver, LinkSender } from './carrier.js';
+import { portCarrier } from './port-carrier.js';
+import { ringCarrier } from './ring-carrier.js';
 
 /** Bytes a link may hold for a thread that does not keep up before it drops (and counts) messages. */
 export const LINK_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+
+/** The carrier the links use (bench/README.md, "Carrier", has the numbers behind the choice). */
+export const CARRIER: Carrier = portCarrier as Carrier;
+
+/** The implementation that opens `end`. */
+function carrierOf(end: LinkEnd): Carrier {
+  return (end.kind === 'port' ? portCarrier : ringCarrier) as Carrier;
+}
 
 /** The ends of one thread's links: what it sends on (with the thread each goes to), what it receives from. */
 export interface MeshEnds {
@@ -25,7 +35,7 @@ export class Mesh implements Backplane {
   #receivers: LinkReceiver[] = [];
 
   constructor(ends: MeshEnds, interest: TopicInterest) {
-    this.#senders = ends.senders.map((end) => openSender(end, { maxPendingBytes: LINK_MAX_PENDING_BYTES }));
+    this.#senders = ends.senders.map((end) => carrierOf(end).openSender(end, { maxPendingBytes: LINK_MAX_PENDING_BYTES }));
     this.#peers = ends.peers;
     this.#interest = interest;
     this.#receiverEnds = ends.receivers;
@@ -38,7 +48,7 @@ export class Mesh implements Backplane {
 
   /** Where messages from the other threads go (this thread's app); once. */
   attach(deliver: Deliver): void {
-    this.#receivers = this.#receiverEnds.map((end) => openReceiver(end, (topic, message, isBinary) => void deliver(topic, message, isBinary)));
+    this.#receivers = this.#receiverEnds.map((end) => carrierOf(end).openReceiver(end, (topic, message, isBinary) => void deliver(topic, message, isBinary)));
   }
 
   /** Hands the message to every other thread that has subscribers for its topic. @returns whether any had */

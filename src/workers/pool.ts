@@ -6,8 +6,8 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { writeLine } from '../logger.js';
 import type { StagedCertificate } from '../relay/tls.js';
-import { createLink, type LinkEnd } from './port-carrier.js';
-import type { MeshEnds } from './mesh.js';
+import { transferList, type LinkEnd } from './carrier.js';
+import { CARRIER, type MeshEnds } from './mesh.js';
 import type { FromWorker, ThreadData, ToWorker } from './protocol.js';
 
 /** How long a worker may take to start listening (ms). */
@@ -43,7 +43,7 @@ export function meshEnds(threads: number): MeshEnds[] {
   for (let from = 0; from < threads; from++) {
     for (let to = 0; to < threads; to++) {
       if (from === to) continue;
-      const link = createLink();
+      const link = CARRIER.createLink();
       ends[from]?.senders.push(link.sender);
       ends[from]?.peers.push(to);
       ends[to]?.receivers.push(link.receiver);
@@ -106,8 +106,8 @@ export class WorkerPool {
         failAfterMs: index === opts.threads - 1 ? opts.failAfterMs : null,
         applied,
       };
-      const transferList = [...own.senders, ...own.receivers, ...(admission === null ? [] : [admission])];
-      const worker = new Worker(threadEntry(), { workerData: data, transferList, stdout: false, stderr: false });
+      const transfer = [...[...own.senders, ...own.receivers].flatMap(transferList), ...(admission === null ? [] : [admission])];
+      const worker = new Worker(threadEntry(), { workerData: data, transferList: transfer, stdout: false, stderr: false });
       workers.push(worker);
       let started = false;
       listening.push(

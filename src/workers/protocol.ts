@@ -3,7 +3,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import type { StagedCertificate } from '../relay/tls.js';
-import type { LinkEnd } from './port-carrier.js';
+import type { LinkEnd } from './carrier.js';
 
 /** The CLI's fault-injection switch for tests: the last worker thread fails this many ms after it listens. */
 export const FAULT_ENV = 'WEBSOCKET_RELAY_FAIL_WORKER_MS';
