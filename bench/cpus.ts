@@ -14,26 +14,30 @@ export interface CpuPlan {
 }
 
 /**
- * With two or more cores the server gets the last core and the load generator the rest (one thread
- * per core, at most 4): the server side is one event loop, so one core is what it can use.
+ * With more cores than the server asks for, the server gets the last `serverCores` cores (default 1: one relay thread,
+ * one event loop) and the load generator the rest (one thread per core, at most 8). --server-cpus N gives a relay
+ * with server.workers N (or auto) its cores: on 16 cores, `--server-cpus 4` pins the server to 12-15 and the load
+ * generator to 0-11.
  */
-export async function planCpus(): Promise<CpuPlan> {
+export async function planCpus(serverCores = 1): Promise<CpuPlan> {
   const cores = availableParallelism();
   const ticks = await run('getconf', ['CLK_TCK']);
   const clockTicks = ticks.code === 0 ? Number(ticks.stdout.trim()) || 100 : 100;
   const taskset = await run('taskset', ['-c', '0', 'true']);
-  if (cores < 2 || taskset.code !== 0) {
-    const why = cores < 2 ? 'one core' : 'taskset missing';
+  if (cores <= serverCores || taskset.code !== 0) {
+    const why = taskset.code !== 0 ? 'taskset missing' : cores < 2 ? 'one core' : `${cores} cores, ${serverCores} asked for the server`;
     return { cores, server: null, loadgen: null, loadgenThreads: 1, clockTicks, note: `not pinned (${why}): server and load generator share cores` };
   }
-  const last = cores - 1;
-  const loadgen = last === 1 ? '0' : `0-${last - 1}`;
+  const first = cores - serverCores;
+  const range = (from: number, to: number): string => (from === to ? String(from) : `${from}-${to}`);
+  const server = range(first, cores - 1);
+  const loadgen = range(0, first - 1);
   return {
     cores,
-    server: String(last),
+    server,
     loadgen,
-    loadgenThreads: Math.min(4, last),
+    loadgenThreads: Math.min(8, first),
     clockTicks,
-    note: `server pinned to core ${last}, load generator to ${loadgen}`,
+    note: `server pinned to core${serverCores > 1 ? 's' : ''} ${server}, load generator to ${loadgen}`,
   };
 }

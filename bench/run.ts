@@ -45,6 +45,11 @@ async function main(): Promise<number> {
     .option('list', { type: 'boolean', default: false, describe: 'list the scenarios and exit' })
     .option('relay-node-flags', { type: 'string', describe: 'node flags for every relay process, e.g. "--max-semi-space-size=1" (to measure V8 settings)' })
     .option('relay-env', { type: 'string', array: true, describe: 'KEY=VALUE added to every relay process\'s environment (repeatable), e.g. MALLOC_ARENA_MAX=2' })
+    .option('server-cpus', {
+      type: 'number',
+      default: 1,
+      describe: 'cores the server is pinned to (the last ones; the load generator gets the rest): give relay-w2/relay-w4/relay (auto) their cores',
+    })
     .option('cpu-prof', { type: 'boolean', default: false, describe: 'write a V8 CPU profile of every Node server run (node --cpu-prof) next to the results' })
     .strict()
     .fail((message, err) => {
@@ -84,7 +89,9 @@ async function main(): Promise<number> {
   for (const s of scenarios) peersFor(s);
   for (const name of roomless) notes.push(`${name} not run in rooms scenarios: it has one topic for everyone`);
   notes.forEach((n) => log(n));
-  const cpus = await planCpus();
+  const serverCpus = argv['server-cpus'];
+  if (!Number.isInteger(serverCpus) || serverCpus < 1) throw new UsageError('--server-cpus must be a whole number of cores, at least 1');
+  const cpus = await planCpus(serverCpus);
   notes.push(cpus.note);
   log(cpus.note);
   const loadgen = await buildLoadgen();

@@ -163,6 +163,18 @@ export const SOAK: readonly Scenario[] = [
   { ...gridScenario('fixed', 1000, 10, 1024), name: 'soak-1k-2m', rateMsgsPerS: 20, warmupS: 5, measureS: 120, rssEveryS: 5, peers: PARITY_PEERS },
 ];
 
+/**
+ * uWS threads (server.workers): 1, 2 and auto on the same loads, bare uWS first. Read server CPU per delivery (every
+ * thread) against relay-w1, and deliveries/s. Give the server its cores with --server-cpus (auto follows them); on a
+ * machine with fewer cores than threads the threads share cores, which shows their cost but not their gain.
+ */
+const WORKER_PEERS = ['uws-raw', 'relay-w1', 'relay-w2', 'relay'] as const;
+export const WORKERS: readonly Scenario[] = [
+  { ...gridScenario('max', 1000, 1, 64), name: 'workers-max-1k-1p-64b', peers: WORKER_PEERS },
+  { ...gridScenario('max', 1000, 10, 64), name: 'workers-max-1k-10p-64b', peers: WORKER_PEERS },
+  { ...gridScenario('max', 5000, 500, 64), name: 'workers-rooms-500x10-max', rooms: 500, inflight: 1000, warmupS: 1, measureS: 3, sources: 2, peers: WORKER_PEERS },
+];
+
 /** A grid scenario renamed `cluster-…`, comparing two relay instances over Redis with one relay process. */
 function clusterScenario(mode: Mode, subscribers: number, publishers: number, payloadBytes: number): Scenario {
   const grid = gridScenario(mode, subscribers, publishers, payloadBytes);
@@ -189,7 +201,7 @@ export const CLUSTER: readonly Scenario[] = [
  */
 export const DEFAULT_SUITE: readonly string[] = ['max-1k-1p-64b', 'max-5k-1p-64b', 'fixed-1k-10p-1kib', 'fixed-100-1p-16kib'];
 
-export const ALL: readonly Scenario[] = [...GRID, ...CLUSTER, ...USERS, ...TLS, ...SOAK, ...QUICK];
+export const ALL: readonly Scenario[] = [...GRID, ...CLUSTER, ...USERS, ...TLS, ...SOAK, ...WORKERS, ...QUICK];
 
 /** Named groups --scenario accepts besides single names. */
 const GROUPS: Readonly<Record<string, () => readonly Scenario[]>> = {
@@ -202,9 +214,10 @@ const GROUPS: Readonly<Record<string, () => readonly Scenario[]>> = {
   scale: () => USERS.filter((s) => s.name.startsWith('scale-')),
   soak: () => SOAK,
   tls: () => TLS,
+  workers: () => WORKERS,
 };
 
-/** Resolves a group (`default`, `all`, `quick`, `cluster`, `users`, `rooms`, `scale`, `soak`, `tls`) or a comma list of names; throws on an unknown name. */
+/** Resolves a group (`default`, `all`, `quick`, `cluster`, `users`, `rooms`, `scale`, `soak`, `tls`, `workers`) or a comma list of names; throws on an unknown name. */
 export function selectScenarios(spec: string): Scenario[] {
   const out: Scenario[] = [];
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {

@@ -107,8 +107,10 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
   let reloader: ConfigReloader | undefined;
   let pool: WorkerPool | null = null;
   let shard: Shard | undefined;
-  // Added first, so it runs last: the worker threads end once everything else is closed.
-  lifecycle.add('worker threads', () => pool?.close());
+  // Added first, so it runs last. After a drain each worker thread ends by itself once its last client is gone (as a
+  // single thread's process does); a start that failed has none drained, and closes them.
+  lifecycle.add('worker threads', () => (drained ? pool?.ended() : pool?.close()));
+  let drained = false;
   const reload = (trigger: ReloadTrigger = 'api', sameSources = true): ReloadResult => {
     if (reloader === undefined || lifecycle.closing) return { ok: false, problems: ['the relay is starting or shutting down'], applied: [], restartOnly: [] };
     return reloader.reload(trigger, { sameSources });
@@ -227,6 +229,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       // Every thread at once; with drain_spread_s, each paces its own closes over that window.
       const spreadMs = live.config.shutdown.drain_spread_s * 1000;
       await Promise.all([main.drain(spreadMs), pool?.drain(spreadMs)]);
+      drained = true;
     });
     lifecycle.add('capacity', () => protection.close());
     const shared = threads.count > 1;

@@ -40,7 +40,7 @@ export function startRelay(name: string, options: StartOptions, env: NodeJS.Proc
 
 export const relay: Peer = {
   name: 'relay',
-  description: `this project: node ${RELAY_NODE_FLAGS.join(' ')} dist/cli.js --config-file config/relay.yaml`,
+  description: `this project: node ${RELAY_NODE_FLAGS.join(' ')} dist/cli.js --config-file config/relay.yaml (server.workers: auto)`,
   rooms: true,
   unavailable: () => Promise.resolve(relayMissing()),
   async start(options: StartOptions): Promise<PeerInstance> {
@@ -63,3 +63,24 @@ export const relayTls: Peer = {
     return { urls: [`wss://127.0.0.1:${server.port}/`], pids: [server.pid], runtime: runtimeOf(server.listening), close: () => server.stop() };
   },
 };
+
+/**
+ * The relay with server.workers set: `relay-w1` is one uWS thread whatever the machine, `relay-w2` two, `relay-w4`
+ * four (the `relay` peer runs the default, auto: as many as the server's cores, see --server-cpus).
+ */
+function relayWorkers(workers: number): Peer {
+  return {
+    name: `relay-w${workers}`,
+    description: `this project with server.workers: ${workers}`,
+    rooms: true,
+    unavailable: () => Promise.resolve(relayMissing()),
+    async start(options: StartOptions): Promise<PeerInstance> {
+      const server = await startRelay(`relay-w${workers}`, options, { RELAY_SERVER__WORKERS: String(workers) });
+      return { urls: [`ws://127.0.0.1:${server.port}/`], pids: [server.pid], runtime: runtimeOf(server.listening), close: () => server.stop() };
+    },
+  };
+}
+
+export const relayW1 = relayWorkers(1);
+export const relayW2 = relayWorkers(2);
+export const relayW4 = relayWorkers(4);

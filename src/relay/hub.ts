@@ -464,6 +464,7 @@ export class Hub {
         res.upgrade(data, key, protocol, extensions, context);
       } catch (err) {
         gate?.release();
+        if (state !== null) this.#opts.admission?.closed?.(state);
         throw err;
       }
     };

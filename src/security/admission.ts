@@ -110,7 +110,6 @@ export class SecurityAdmission implements Admission<AdmissionState> {
   }
 
   opened(state: AdmissionState, socket: SocketRef): void {
-    if (state.phase === 'released') this.#count(state.ipKey, +1); // opened later than the reservation lasted
     state.phase = 'open';
     if (state.expiresAtMs !== null) this.#armExpiry(socket, state);
   }
@@ -136,19 +135,15 @@ export class SecurityAdmission implements Admission<AdmissionState> {
 
   /**
    * Counts the connection from the verdict on, so concurrent upgrades cannot all squeeze through the same free
-   * slot. uWS opens the socket inside the hub's res.upgrade(), right after this verdict; if that never happens
-   * (client gone, relay draining) the reservation is released at the next macrotask.
+   * slot. The hub either opens the socket (opened, later closed) or, when that never happens (client gone, relay
+   * draining, the cap reached meanwhile), hands the state back through closed(), which releases the reservation. On
+   * a worker thread the socket opens a round trip later, so the reservation must last until one of the two.
    */
   #accept(ip: string, key: string, protocol: string, expiresAtMs: number | null): Verdict {
     const state = new AdmissionState(ip, key);
     state.expiresAtMs = expiresAtMs;
     state.phase = 'reserved';
     this.#count(key, +1);
-    setImmediate(() => {
-      if (state.phase !== 'reserved') return;
-      state.phase = 'released';
-      this.#count(key, -1);
-    });
     return { ok: true, ip, protocol, state };
   }
 

@@ -56,7 +56,9 @@ export function meshEnds(threads: number): MeshEnds[] {
 export class WorkerPool {
   readonly #workers: Worker[];
   readonly #exited: Promise<void>[];
-  readonly #pending = new Map<number, (m: FromWorker) => void>();
+  readonly #pending = new Map<number, { readonly worker: Worker; readonly settle: (m: FromWorker) => void }>();
+  /** Set at the drain: from then on each worker ends by itself once its last client is gone. */
+  #draining = false;
   #next = 0;
   #closing = false;
   #fatal = false;
@@ -148,7 +150,9 @@ export class WorkerPool {
           exited.push(
             new Promise((done) =>
               worker.once('exit', (code) => {
-                if (pool === null || !pool.#closing) fail(`ended unexpectedly (exit code ${code})`, '');
+                if (pool === null || !(pool.#closing || pool.#draining)) fail(`ended unexpectedly (exit code ${code})`, '');
+                // Nothing it was asked is answered now: settle those asks (a scrape gets the final counts).
+                if (pool !== null) for (const [id, ask] of pool.#pending) if (ask.worker === worker) pool.#reply({ type: 'drained', id });
                 done();
               }),
             ),
@@ -172,7 +176,7 @@ export class WorkerPool {
 
   /** Every worker's registry as JSON (prom-client's getMetricsAsJSON), for the main thread to sum. */
   metrics(): Promise<unknown[]> {
-    if (this.#closing) return Promise.all(this.#exited).then(() => this.#finals.filter((json) => json !== undefined));
+    if (this.#closing || this.#draining) return Promise.all(this.#exited).then(() => this.#finals.filter((json) => json !== undefined));
     return Promise.all(this.#workers.map((w) => this.#ask(w, (id) => ({ type: 'metrics', id })).then((m) => (m.type === 'metrics' ? m.json : []))));
   }
 
@@ -213,9 +217,19 @@ export class WorkerPool {
     return answers.every((m) => m.type !== 'resumed' || m.ok);
   }
 
-  /** Every worker stops accepting and sends its clients 1001 (paced over spreadMs); resolves when all have. */
+  /**
+   * Every worker stops accepting and sends its clients 1001 (paced over spreadMs); resolves when every worker's
+   * clients are gone (closed, or dropped after the close-handshake grace).
+   */
   async drain(spreadMs: number): Promise<void> {
+    this.#draining = true;
     await Promise.all(this.#workers.map((w) => this.#ask(w, (id) => ({ type: 'drain', id, spreadMs }))));
+  }
+
+  /** Resolves once every worker has ended by itself (after a drain, when its last connection is gone). */
+  async ended(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(this.#exited);
   }
 
   /** Every worker drops what it still holds and ends; resolves when all have ended. Idempotent. */
@@ -223,7 +237,7 @@ export class WorkerPool {
     this.#closing = true;
     this.#tell({ type: 'close' });
     // Whatever was still waiting for a worker's answer (a drain, a scrape) has its answer now.
-    for (const [id, settle] of this.#pending) settle({ type: 'drained', id });
+    for (const [id, ask] of this.#pending) ask.settle({ type: 'drained', id });
     this.#pending.clear();
     await Promise.all(this.#exited);
   }
@@ -249,16 +263,16 @@ export class WorkerPool {
     const id = this.#next++;
     if (this.#closing) return Promise.resolve({ type: 'drained', id });
     return new Promise((resolve) => {
-      this.#pending.set(id, resolve);
+      this.#pending.set(id, { worker, settle: resolve });
       worker.postMessage(make(id));
     });
   }
 
   #reply(m: FromWorker): void {
     if (!('id' in m)) return;
-    const settle = this.#pending.get(m.id);
+    const ask = this.#pending.get(m.id);
     this.#pending.delete(m.id);
-    settle?.(m);
+    ask?.settle(m);
   }
 }
 

@@ -120,7 +120,14 @@ async function main(): Promise<void> {
         void s.hub.resumeListening().then((ok) => post({ type: 'resumed', id: m.id, ok }));
         return;
       case 'drain':
-        void s.drain(m.spreadMs).then(() => post({ type: 'drained', id: m.id }));
+        // Like the main thread's process, this thread then lives only as long as its clients' connections do: until
+        // each answers its 1001, or the close-handshake grace drops it. The main thread waits for it to end.
+        void s.drain(m.spreadMs).then(async () => {
+          mesh?.close();
+          post({ type: 'final', json: await metrics.registry.getMetricsAsJSON() });
+          post({ type: 'drained', id: m.id });
+          port.unref();
+        });
         return;
       case 'close':
         rotation?.close();

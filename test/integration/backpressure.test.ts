@@ -155,7 +155,7 @@ describe('slow consumers', () => {
 
   it('a client that stops reading is ended within seconds while the kernel still holds its data, before the relay queues any', async () => {
     // max_stall_s off: only the unanswered ping can end it. 16 KiB every 20 ms (800 KB/s), as a live stream.
-    const relay = await startRelay({ relay: { max_stall_s: 0 } });
+    const relay = await startRelay({ server: { workers: 1 }, relay: { max_stall_s: 0 } }); // one thread: the test watches its guard
     const stalled = await rawUpgrade(relay.wsPort);
     stalled.pause();
     const fast = new Reader(relay.url);
