@@ -53,8 +53,9 @@ export class GateState {
     this.#cells = new Int32Array(buffer);
   }
 
+  /** Per thread: its connections, its worst event-loop delay since last read (µs), its last heartbeat (ms). */
   static allocate(threads: number): SharedArrayBuffer {
-    return new SharedArrayBuffer((FIRST_THREAD + threads) * Int32Array.BYTES_PER_ELEMENT);
+    return new SharedArrayBuffer((FIRST_THREAD + 3 * threads) * Int32Array.BYTES_PER_ELEMENT);
   }
 
   /** Connections open (or being upgraded) in the whole process. */
@@ -68,12 +69,53 @@ export class GateState {
   }
 
   get threads(): number {
-    return this.#cells.length - FIRST_THREAD;
+    return (this.#cells.length - FIRST_THREAD) / 3;
+  }
+
+  /**
+   * A worker thread's event-loop meter: raises this thread's worst delay (kept until the main thread reads it) and
+   * stamps its heartbeat (ms on a clock every thread shares: Date.now() modulo 2^31).
+   */
+  noteDelay(delayMs: number): void {
+    const slot = FIRST_THREAD + this.threads + this.thread;
+    const us = Math.min(0x7fffffff, Math.round(delayMs * 1000));
+    for (let seen = Atomics.load(this.#cells, slot); us > seen; seen = Atomics.load(this.#cells, slot)) {
+      if (Atomics.compareExchange(this.#cells, slot, seen, us) === seen) break;
+    }
+    Atomics.store(this.#cells, FIRST_THREAD + 2 * this.threads + this.thread, heartbeat());
+  }
+
+  /** A worker thread that is ending stops being watched (its heartbeat stops for good). */
+  retire(): void {
+    Atomics.store(this.#cells, FIRST_THREAD + 2 * this.threads + this.thread, 0);
+  }
+
+  /**
+   * The worst event-loop delay of the other threads since the last call (ms): what they reported, or how long one
+   * has not beaten its heart (a thread stuck right now cannot report), less `periodMs`, their reporting period.
+   */
+  othersDelayMs(periodMs: number): number {
+    const threads = this.threads;
+    const now = heartbeat();
+    let worst = 0;
+    for (let t = 0; t < threads; t++) {
+      if (t === this.thread) continue;
+      const reported = Atomics.exchange(this.#cells, FIRST_THREAD + threads + t, 0) / 1000;
+      const beat = Atomics.load(this.#cells, FIRST_THREAD + 2 * threads + t);
+      const silent = beat === 0 ? 0 : ((now - beat + 0x80000000) % 0x80000000) - periodMs;
+      worst = Math.max(worst, reported, silent);
+    }
+    return worst;
   }
 
   get cells(): Int32Array {
     return this.#cells;
   }
+}
+
+/** Milliseconds on a clock every thread reads alike, folded into an Int32 cell. */
+function heartbeat(): number {
+  return Date.now() % 0x80000000;
 }
 
 export class CapacityGate implements UpgradeGate {

@@ -13,7 +13,9 @@ import { LoadMonitor, OVERLOAD_CAUSES, ProcessLoad, type LoadSample, type Overlo
 import { memoryLimit, type MemoryLimit } from '../relay/memory.js';
 
 /** How often load is sampled (ms): also the window of the worst event-loop delay. */
-const LOAD_INTERVAL_MS = 500;
+export const LOAD_INTERVAL_MS = 500;
+/** How often a worker thread reports its event-loop delay and heartbeat to the main thread (ms). */
+export const THREAD_REPORT_MS = 50;
 /** An overload starts at the second bad sample within this time (ms): it must recur, not be one stall. */
 const OVERLOAD_ENTER_WITHIN_MS = 2000;
 /** How long an overload cause stays on after its last bad sample (ms); clients are told to retry after it. */
@@ -110,7 +112,7 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
   const byCause = Object.fromEntries(OVERLOAD_CAUSES.map((c) => [c, overloaded.labels(c)])) as Record<OverloadCause, ReturnType<typeof overloaded.labels>>;
   for (const child of Object.values(byCause)) child.set(0);
 
-  const load = opts.load ?? new ProcessLoad();
+  const load = opts.load ?? new ProcessLoad(undefined, () => opts.state.othersDelayMs(THREAD_REPORT_MS));
   const monitor = new LoadMonitor({
     maxDelayMs: limits.max_event_loop_delay_ms,
     maxMemoryBytes,
@@ -133,7 +135,7 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
 
   new Gauge({
     name: 'relay_event_loop_delay_seconds',
-    help: `Worst event-loop delay in the last ${LOAD_INTERVAL_MS} ms sample, as admission compares it with limits.max_event_loop_delay_ms`,
+    help: `Worst event-loop delay of any uWS thread in the last ${LOAD_INTERVAL_MS} ms sample, as admission compares it with limits.max_event_loop_delay_ms`,
     registers: [registry],
     collect() {
       this.set(monitor.last.delayMs / 1000);

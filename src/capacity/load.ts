@@ -99,8 +99,14 @@ export class ProcessLoad {
   #worstMs = 0;
   #rssBytes = 0;
 
-  /** @param periodMs the meter's timer period (ms): its resolution */
-  constructor(periodMs = 20) {
+  readonly #others: () => number;
+
+  /**
+   * @param periodMs the meter's timer period (ms): its resolution
+   * @param others the worst delay of the process's other uWS threads since the last sample (ms); none by default
+   */
+  constructor(periodMs = 20, others: () => number = () => 0) {
+    this.#others = others;
     this.#periodMs = periodMs;
     this.#due = performance.now() + periodMs;
     this.#timer = setInterval(() => {
@@ -111,7 +117,8 @@ export class ProcessLoad {
 
   sample(): LoadSample {
     this.#note();
-    const delayMs = this.#worstMs;
+    // Every uWS thread serves clients: the worst loop of the process is what admission compares.
+    const delayMs = Math.max(this.#worstMs, this.#others());
     this.#worstMs = 0;
     try {
       this.#rssBytes = process.memoryUsage.rss();
@@ -123,6 +130,14 @@ export class ProcessLoad {
 
   close(): void {
     clearInterval(this.#timer);
+  }
+
+  /** The worst delay seen since the last call, this thread's alone (a worker thread reports it to the main one). */
+  own(): number {
+    this.#note();
+    const delayMs = this.#worstMs;
+    this.#worstMs = 0;
+    return delayMs;
   }
 
   /** Counts how late the meter is now, once: the lateness seen here is not seen again by the next reading. */

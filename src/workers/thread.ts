@@ -8,7 +8,8 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { LevelWithSilent } from 'pino';
 import type { Registry } from 'prom-client';
 import { CapacityGate, GateState } from '../capacity/gate.js';
-import { OVERLOAD_RETRY_AFTER_S } from '../capacity/index.js';
+import { OVERLOAD_RETRY_AFTER_S, THREAD_REPORT_MS } from '../capacity/index.js';
+import { ProcessLoad } from '../capacity/load.js';
 import { createLogger, setLogLevel, type Logger } from '../logger.js';
 import { createMetrics } from '../metrics/registry.js';
 import { CertificateRotation } from '../relay/tls.js';
@@ -68,7 +69,17 @@ async function main(): Promise<void> {
   const config = data.config;
   const build = loadUwsBuild({ force: data.uws });
   const metrics = createMetrics(null);
-  const gate = new CapacityGate(new GateState(data.gate, data.index), null, OVERLOAD_RETRY_AFTER_S);
+  const state = new GateState(data.gate, data.index);
+  const gate = new CapacityGate(state, null, OVERLOAD_RETRY_AFTER_S);
+  // This thread's event loop, for the main thread's overload admission (a stuck thread shows as a silent heartbeat).
+  const meter = new ProcessLoad();
+  state.noteDelay(0);
+  const reporting = setInterval(() => state.noteDelay(meter.own()), THREAD_REPORT_MS).unref();
+  const retire = (): void => {
+    clearInterval(reporting);
+    meter.close();
+    state.retire();
+  };
   const limiter = buildRateLimiter(config.limits, metrics.registry, new ThrottledLog(logger.child({ room: 'security' })));
   mesh = new Mesh({ senders: data.senders, peers: data.peers, receivers: data.receivers }, new TopicInterest(data.interest, data.index));
   const s = new Shard({
@@ -122,6 +133,7 @@ async function main(): Promise<void> {
       case 'drain':
         // Like the main thread's process, this thread then lives only as long as its clients' connections do: until
         // each answers its 1001, or the close-handshake grace drops it. The main thread waits for it to end.
+        retire();
         void s.drain(m.spreadMs).then(async () => {
           mesh?.close();
           post({ type: 'final', json: await metrics.registry.getMetricsAsJSON() });
@@ -130,6 +142,7 @@ async function main(): Promise<void> {
         });
         return;
       case 'close':
+        retire();
         rotation?.close();
         end(metrics.registry);
         return;

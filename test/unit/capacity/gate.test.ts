@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CapacityGate, GateState, connectionCap, type ConnectionCap } from '../../../src/capacity/gate.js';
 
 describe('connection cap', () => {
@@ -72,5 +72,31 @@ describe('capacity gate', () => {
     expect(third.check()).toMatchObject({ reason: 'max_connections' });
     main.overloaded = true;
     expect(third.overloaded).toBe(true);
+  });
+});
+
+describe('event-loop delay across threads', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('hands the main thread the worst delay a worker reported since the last read, and flags a worker that stopped beating', () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const buffer = GateState.allocate(3);
+    const main = new GateState(buffer, 0);
+    const one = new GateState(buffer, 1);
+    const two = new GateState(buffer, 2);
+    one.noteDelay(120);
+    one.noteDelay(30); // lower: the worst stays
+    two.noteDelay(5);
+    expect(main.othersDelayMs(50)).toBe(120);
+    expect(main.othersDelayMs(50)).toBe(0); // read once
+    // Worker 2 is stuck: it cannot report, but its heartbeat stops.
+    vi.advanceTimersByTime(900);
+    one.noteDelay(0);
+    expect(main.othersDelayMs(50)).toBe(850);
+    // A worker that is ending is no longer watched.
+    two.retire();
+    expect(main.othersDelayMs(50)).toBe(0);
   });
 });
