@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ClientOptions } from 'ws';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -234,6 +235,13 @@ describe.skipIf(REDIS_SERVER === null && process.env['CI'] === undefined)(`worke
     // One publisher per process: each instance published its own 100 messages once.
     expect(metricValue(await scrape(a.metricsUrl), 'relay_backplane_published_total')).toBe(100);
     expect(metricValue(await scrape(b.metricsUrl), 'relay_backplane_published_total')).toBe(100);
+    // And one publisher and one subscriber connection per process, whatever its thread count (plus this probe).
+    const probe = new Redis(redis.url);
+    onTestFinished(() => void probe.disconnect());
+    const clients = String(await probe.call('CLIENT', 'LIST'))
+      .split('\n')
+      .filter((line) => line.includes('addr='));
+    expect(clients).toHaveLength(2 * 2 + 1);
   });
 });
 
