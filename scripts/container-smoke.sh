@@ -292,7 +292,8 @@ listening_sockets() {
   inodes=$(find "/proc/$1/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | sed 's/socket:\[\(.*\)\]/\1/' | sort -u)
   [ -n "$inodes" ] || return 0
   awk 'NR > 1 && $4 == "0A" { print $10, $2 }' "/proc/$1/net/tcp" "/proc/$1/net/tcp6" | while read -r inode addr; do
-    grep -qx "$inode" <<<"$inodes" && echo "$addr"
+    # an if, not &&: the loop's status is its last command's, and a last socket that is not ours must not fail it
+    if grep -qx "$inode" <<<"$inodes"; then echo "$addr"; fi
   done | sort
 }
 before=$(listening_sockets "$RELAY_PID")
