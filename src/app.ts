@@ -13,7 +13,7 @@ import { setLogLevel, type Logger } from './logger.js';
 import { registerBuildInfo } from './metrics/build-info.js';
 import { createMetrics, type RelayMetrics } from './metrics/registry.js';
 import { MetricsServer, Readiness } from './metrics/server.js';
-import { registerThreadSeries, summedOver } from './metrics/threads.js';
+import { registerLinkDrops, registerThreadSeries, summedOver } from './metrics/threads.js';
 import type { BackpressureGuard } from './relay/backpressure.js';
 import { defaultBackpressureBudget, memoryLimit } from './relay/memory.js';
 import { CertificateRotation, readCertificatePair, type Rotation } from './relay/tls.js';
@@ -177,6 +177,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       ...(mesh === null ? {} : { interest: mesh.interest }),
     });
     shard = main;
+    registerLinkDrops(metrics.registry, () => mesh?.dropped ?? 0);
     lifecycle.add('backpressure sweep', () => main.guard.close());
     if (mesh !== null) lifecycle.add('thread links', () => mesh.close());
     logger.info(

@@ -2,6 +2,7 @@
 // thread's registry at scrape time (prom-client's cluster aggregation: counters and gauges summed).
 import { AggregatorRegistry, Gauge, type Registry } from 'prom-client';
 import type { GateState } from '../capacity/gate.js';
+import { monotonic } from './registry.js';
 
 type Metrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
@@ -23,6 +24,21 @@ export function registerThreadSeries(registry: Registry, state: GateState): void
       for (let i = 0; i < threads; i++) this.labels(String(i)).set(state.openOn(i));
     },
   });
+}
+
+/**
+ * relay_thread_link_dropped_messages_total: messages this thread could not hand to another thread because their link
+ * already held its most of bytes that thread had not yet taken (it did not keep up); that thread's subscribers miss
+ * them. Registered on every thread, summed at scrape time; stays 0 with one thread.
+ * @param read the thread's drops so far (Mesh.dropped)
+ */
+export function registerLinkDrops(registry: Registry, read: () => number): void {
+  monotonic(
+    registry,
+    'relay_thread_link_dropped_messages_total',
+    'Messages a uWS thread did not hand to another thread because their link was full (that thread did not keep up); its subscribers miss them',
+    read,
+  );
 }
 
 /**

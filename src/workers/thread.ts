@@ -12,6 +12,7 @@ import { OVERLOAD_RETRY_AFTER_S, THREAD_REPORT_MS } from '../capacity/index.js';
 import { ProcessLoad } from '../capacity/load.js';
 import { createLogger, setLogLevel, type Logger } from '../logger.js';
 import { createMetrics } from '../metrics/registry.js';
+import { registerLinkDrops } from '../metrics/threads.js';
 import { CertificateRotation } from '../relay/tls.js';
 import { loadUwsBuild } from '../relay/uws.js';
 import { buildRateLimiter, ThrottledLog } from '../security/index.js';
@@ -81,7 +82,9 @@ async function main(): Promise<void> {
     state.retire();
   };
   const limiter = buildRateLimiter(config.limits, metrics.registry, new ThrottledLog(logger.child({ room: 'security' })));
-  mesh = new Mesh({ senders: data.senders, peers: data.peers, receivers: data.receivers }, new TopicInterest(data.interest, data.index));
+  const links = new Mesh({ senders: data.senders, peers: data.peers, receivers: data.receivers }, new TopicInterest(data.interest, data.index));
+  mesh = links;
+  registerLinkDrops(metrics.registry, () => links.dropped);
   const s = new Shard({
     config,
     build,
@@ -92,8 +95,8 @@ async function main(): Promise<void> {
     gate,
     defaultBudget: () => data.defaultBudget,
     threads: data.threads,
-    backplane: mesh,
-    interest: mesh.interest,
+    backplane: links,
+    interest: links.interest,
     ...(data.admission === null ? {} : { admission: new AdmissionProxy(data.admission) }),
     ...(limiter === null ? {} : { limiter }),
   });
