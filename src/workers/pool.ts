@@ -60,6 +60,8 @@ export class WorkerPool {
   /** Set at the drain: from then on each worker ends by itself once its last client is gone. */
   #draining = false;
   #next = 0;
+  /** Workers that have ended: nothing asked of them would be answered. */
+  readonly #gone = new Set<Worker>();
   #closing = false;
   #fatal = false;
 
@@ -151,6 +153,7 @@ export class WorkerPool {
             new Promise((done) =>
               worker.once('exit', (code) => {
                 if (pool === null || !(pool.#closing || pool.#draining)) fail(`ended unexpectedly (exit code ${code})`, '');
+                if (pool !== null) pool.#gone.add(worker);
                 // Nothing it was asked is answered now: settle those asks (a scrape gets the final counts).
                 if (pool !== null) for (const [id, ask] of pool.#pending) if (ask.worker === worker) pool.#reply({ type: 'drained', id });
                 done();
@@ -174,10 +177,16 @@ export class WorkerPool {
     return this.#workers.length;
   }
 
-  /** Every worker's registry as JSON (prom-client's getMetricsAsJSON), for the main thread to sum. */
+  /**
+   * Every worker's registry as JSON (prom-client's getMetricsAsJSON), for the main thread to sum. A draining worker
+   * still answers (a drain paced over drain_spread_s lasts that long, and a scrape must not wait it out); one that has
+   * ended is represented by the counts it sent as it drained or closed.
+   */
   metrics(): Promise<unknown[]> {
-    if (this.#closing || this.#draining) return Promise.all(this.#exited).then(() => this.#finals.filter((json) => json !== undefined));
-    return Promise.all(this.#workers.map((w) => this.#ask(w, (id) => ({ type: 'metrics', id })).then((m) => (m.type === 'metrics' ? m.json : []))));
+    if (this.#closing) return Promise.all(this.#exited).then(() => this.#finals.filter((json) => json !== undefined));
+    return Promise.all(
+      this.#workers.map((w, i) => this.#ask(w, (id) => ({ type: 'metrics', id })).then((m) => (m.type === 'metrics' ? m.json : (this.#finals[i] ?? [])))),
+    );
   }
 
   /** Applies a reloaded configuration on every worker; returns once all have (see #applyEverywhere). */
@@ -261,7 +270,7 @@ export class WorkerPool {
   /** Asks one worker and waits for its answer; once closing (the worker may be gone), answers at once for it. */
   #ask(worker: Worker, make: (id: number) => ToWorker): Promise<FromWorker> {
     const id = this.#next++;
-    if (this.#closing) return Promise.resolve({ type: 'drained', id });
+    if (this.#closing || this.#gone.has(worker)) return Promise.resolve({ type: 'drained', id });
     return new Promise((resolve) => {
       this.#pending.set(id, { worker, settle: resolve });
       worker.postMessage(make(id));
