@@ -16,7 +16,7 @@ import { MetricsServer, Readiness } from './metrics/server.js';
 import { registerLinkDrops, registerThreadSeries, summedOver } from './metrics/threads.js';
 import type { BackpressureGuard } from './relay/backpressure.js';
 import { defaultBackpressureBudget, memoryLimit } from './relay/memory.js';
-import { CertificateRotation, readCertificatePair, type Rotation } from './relay/tls.js';
+import { readCertificatePair, type Rotation } from './relay/tls.js';
 import { claimPort, loadUwsBuild, type UwsBuild } from './relay/uws.js';
 import { CertificateReload } from './reload/certificates.js';
 import { ConfigReloader, type ReloadResult, type ReloadTrigger } from './reload/reloader.js';
@@ -198,15 +198,12 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     // The worker threads apply what the main thread's steps applied: their hubs' relay keys, log level and rate limits.
     live.add({ name: 'workers', prepare: (next) => ({ commit: () => pool?.reload(next) }) });
     let certificates: CertificateReload | null = null;
-    let servedElsewhere = false;
-    if (config.server.tls.cert_file !== null) {
+    const own = main.certificates;
+    if (own !== null) {
       const tlsLogger = logger.child({ room: 'tls' });
-      const own = new CertificateRotation({ app: main.app, route: (name) => main.routeServerName(name), logger: tlsLogger });
+      // Each thread applies the new certificate to its own apps (in SNI contexts, or a new app: workers/shard.ts).
       const rotation: Rotation = {
-        stage: (pair, tls) => {
-          if (servedElsewhere) throw new ConfigError([REPLACED_TWICE]);
-          return own.stage(pair, tls);
-        },
+        stage: (pair, tls) => own.stage(pair, tls),
         discard: (staged) => own.discard(staged),
         apply: (staged) => {
           own.apply(staged);
@@ -233,8 +230,9 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       drained = true;
     });
     lifecycle.add('capacity', () => protection.close());
-    const shared = threads.count > 1;
-    // Threads share the port through SO_REUSEPORT, which would also let them join a port another process holds.
+    // Threads share the port through SO_REUSEPORT (and so does a new app for a replaced certificate), which would also
+    // let them join a port another process holds: the port is claimed exclusively first.
+    const shared = threads.count > 1 || config.server.tls.cert_file !== null;
     const port = shared ? await claimPort(build.uws, config.server.host, config.server.port, 'server') : config.server.port;
     const wsPort = await main.hub.listen(config.server.host, port, shared);
     if (shared) {
@@ -263,9 +261,6 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
           onFatal: (index, message, stack) => {
             logger.fatal({ worker: index, err: { message, stack } }, `worker thread ${index} failed: ${message}; the relay stops`);
             void terminate().then(() => deps.onWorkerFailure?.());
-          },
-          onCertificateServed: () => {
-            servedElsewhere = true;
           },
         },
         ends ?? [],
@@ -314,6 +309,3 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     throw err;
   }
 }
-
-/** Why a second certificate replacement is refused (relay/tls.ts explains the danger). */
-const REPLACED_TWICE = 'server.tls: the certificate was already replaced since start and served to clients; replacing it again needs a restart';

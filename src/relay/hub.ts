@@ -11,6 +11,7 @@ import { CloseCode, classifyClose, PLUGIN_CLOSES, topicFor, WS_PORT_HEALTH_PATH,
 import {
   closeApp,
   listen,
+  listenNow,
   type HttpRequest,
   type HttpResponse,
   type Listener,
@@ -45,6 +46,8 @@ export interface SocketData<A = unknown, L = unknown> {
   limiter: L | null;
   /** The flow control's state for this socket (bytes published, last drain). */
   readonly flow: FlowState;
+  /** The uWS app the socket belongs to (the hub serves more than one after a certificate replacement). */
+  readonly app: TemplatedApp;
 }
 
 /**
@@ -132,6 +135,12 @@ function recordBufferedAtClose(ws: WebSocket<SocketData>, newCount: number, oldC
 /** uWS hard ceiling = the configured limit plus this slack, so a message just over the limit gets a real 1009 close frame. */
 const PAYLOAD_SLACK_BYTES = 64 * 1024;
 
+/**
+ * How long a replaced app (addApp) is kept even without WebSockets: longer than uWS lets a connection take for its
+ * TLS handshake and HTTP request (about 30 s on 20.57, 10 s on 20.30), so none of those is cut (ms).
+ */
+const HTTP_STRAGGLER_MS = 60_000;
+
 /** What a reload may change on a running hub; the handlers read it at each use. */
 interface LiveSettings {
   echo: boolean;
@@ -149,6 +158,15 @@ export class Hub {
   readonly #payloadCeiling: number;
   readonly #behavior: WebSocketBehavior<SocketData>;
   readonly #anyRoute: (res: HttpResponse, req: HttpRequest) => void;
+  /**
+   * The apps this hub serves: the last one listens; the others (replaced for a new certificate, see addApp) keep
+   * their connections until they leave. Messages are published in every one.
+   */
+  #apps: TemplatedApp[];
+  /** Open sockets per app. */
+  readonly #perApp = new Map<TemplatedApp, number>();
+  /** Replaced apps past HTTP_STRAGGLER_MS: closed as soon as their last WebSocket is gone. */
+  readonly #retirable = new Set<TemplatedApp>();
   #listener: Listener | null = null;
   /** Where the listener is bound (the port the kernel gave, for port 0), to listen again after a pause. */
   #address: { host: string; port: number } | null = null;
@@ -159,6 +177,8 @@ export class Hub {
   constructor(opts: HubOptions) {
     this.#opts = opts;
     const { relay, app } = opts;
+    this.#apps = [app];
+    this.#perApp.set(app, 0);
     const counters = opts.counters;
     const limiter = opts.limiter;
     const backplane = opts.backplane;
@@ -177,12 +197,13 @@ export class Hub {
       closeOnBackpressureLimit: true,
       idleTimeout: relay.idle_timeout_s,
       sendPingsAutomatically: true,
-      upgrade: (res, req, context) => this.#upgrade(res, req, context),
+      upgrade: (res, req, context) => this.#upgrade(res, req, context, app),
       // An exception escaping a uWS handler kills the process: every handler that runs plug-in code catches,
       // and the one socket involved is closed with 1011 instead.
       open: (ws) => {
         ws.subscribe(ws.getUserData().topic);
         this.#sockets.add(ws);
+        this.#countApp(ws.getUserData().app, 1);
         opts.observer.connectionOpened();
         try {
           const data = ws.getUserData();
@@ -212,8 +233,14 @@ export class Hub {
           counters.receivedBytes += bytes;
           const topic = data.topic;
           counters.deliveries += data.room.subscribers - live.notSender;
-          if (live.echo) app.publish(topic, message, isBinary);
-          else ws.publish(topic, message, isBinary);
+          const apps = this.#apps;
+          if (live.echo) {
+            for (let i = 0; i < apps.length; i++) (apps[i] as TemplatedApp).publish(topic, message, isBinary);
+          } else {
+            ws.publish(topic, message, isBinary);
+            // Its own app leaves the sender out; the others do not have it.
+            if (apps.length > 1) for (const other of apps) if (other !== data.app) other.publish(topic, message, isBinary);
+          }
           backplane?.publish(topic, message, isBinary);
         } catch (err) {
           this.#failed(ws, err, 'message');
@@ -224,10 +251,12 @@ export class Hub {
         : { drain: (ws: WebSocket<SocketData>) => flow.drained(ws.getUserData()), pong: (ws: WebSocket<SocketData>) => flow.ponged(ws.getUserData()) }),
       subscription: (ws, topic, newCount, oldCount) => {
         const name = Buffer.from(topic).toString();
-        const room = audience.update(name, newCount);
+        // newCount is this app's; the hub counts over all its apps.
+        const before = audience.size(name);
+        const room = audience.update(name, before + newCount - oldCount);
         if (topics !== undefined) {
-          if (oldCount === 0 && newCount > 0) topics.joined(name);
-          else if (newCount === 0 && oldCount > 0) topics.left(name);
+          if (before === 0 && room.subscribers > 0) topics.joined(name);
+          else if (before > 0 && room.subscribers === 0) topics.left(name);
         }
         // The socket's own subscribe (in open): it keeps its Room for the message path.
         if (newCount > oldCount) ws.getUserData().room = room;
@@ -239,6 +268,7 @@ export class Hub {
         this.#sockets.delete(ws);
         opts.gate?.release();
         const data = ws.getUserData();
+        this.#countApp(data.app, -1);
         try {
           flow?.closed(ws, data);
           if (data.admission !== null) opts.admission?.closed?.(data.admission);
@@ -262,7 +292,7 @@ export class Hub {
       },
     };
     this.#anyRoute = (res, req) => this.#notUpgrade(res, req);
-    app.ws<SocketData>('/*', this.#behavior);
+    app.ws<SocketData>('/*', this.#behaviorFor(app));
     app.any('/*', this.#anyRoute);
     // Plug-ins decide, the hub acts: they get these two callbacks, never the hub itself.
     const end: EndSocket = (socket, reason) => {
@@ -273,13 +303,65 @@ export class Hub {
     backplane?.attach((topic, message, isBinary) => {
       if (flow !== undefined && !flow.allowInbound(topic, message.byteLength)) return false;
       counters.deliveries += audience.size(topic);
-      return app.publish(topic, message, isBinary);
+      let reached = false;
+      for (const a of this.#apps) reached = a.publish(topic, message, isBinary) || reached;
+      return reached;
     });
   }
 
+  /**
+   * Serves new connections on `app` from now on (a certificate its predecessor could not take: see relay/tls.ts): it
+   * gets the relay's routes and listens on the same port (shared: listen() was asked for it), then the previous
+   * app's listener closes. The previous apps keep their connections, still relaying both ways, until the last one
+   * leaves; then they are closed. Synchronous: a reload applies it before it returns.
+   * @throws ListenError when the new app cannot bind the port
+   */
+  addApp(app: TemplatedApp): void {
+    if (this.#closing || this.#address === null) throw new Error('the hub is not listening');
+    app.ws<SocketData>('/*', this.#behaviorFor(app)).any('/*', this.#anyRoute);
+    const listener = listenNow(this.#opts.uws, app, this.#address.host, this.#address.port, 'server', true);
+    if (this.#listener !== null) this.#opts.uws.us_listen_socket_close(this.#listener.token);
+    this.#listener = listener;
+    const previous = this.#apps.at(-1) as TemplatedApp;
+    this.#apps = [...this.#apps, app];
+    this.#perApp.set(app, 0);
+    // Connections the previous app accepted may still be completing their handshake or HTTP request (uWS counts
+    // them nowhere the relay can see); closing that app would drop them. It closes once it has no WebSocket left
+    // and uWS has given up on any such connection (its HTTP timeout), whichever comes last.
+    setTimeout(() => {
+      this.#retirable.add(previous);
+      this.#retire(previous);
+    }, HTTP_STRAGGLER_MS).unref();
+  }
+
+  /** Apps this hub serves (1 until a certificate replacement needs a new one; see addApp). */
+  get apps(): number {
+    return this.#apps.length;
+  }
+
+  #countApp(app: TemplatedApp, delta: 1 | -1): void {
+    const n = (this.#perApp.get(app) ?? 0) + delta;
+    this.#perApp.set(app, n);
+    // A replaced app closes once its last connection has gone (not inside this close handler: after it).
+    if (n === 0 && this.#retirable.has(app)) setImmediate(() => this.#retire(app));
+  }
+
+  #retire(app: TemplatedApp): void {
+    if (this.#perApp.get(app) !== 0 || !this.#retirable.has(app) || !this.#apps.includes(app)) return;
+    this.#retirable.delete(app);
+    this.#apps = this.#apps.filter((a) => a !== app);
+    this.#perApp.delete(app);
+    closeApp(app);
+  }
+
+  /** The behavior for one app: its upgrades record the app in each socket's data. */
+  #behaviorFor(app: TemplatedApp): WebSocketBehavior<SocketData> {
+    return { ...this.#behavior, upgrade: (res, req, context) => this.#upgrade(res, req, context, app) };
+  }
+
   /** Serves the relay's routes under an SNI server name added with app.addServerName (its router starts empty). */
-  routeServerName(pattern: string): void {
-    this.#opts.app.domain(pattern).ws<SocketData>('/*', this.#behavior).any('/*', this.#anyRoute);
+  routeServerName(pattern: string, app: TemplatedApp = this.#opts.app): void {
+    app.domain(pattern).ws<SocketData>('/*', this.#behaviorFor(app)).any('/*', this.#anyRoute);
   }
 
   /** The largest relay.max_payload_bytes this hub can enforce without a restart (its value at start). */
@@ -380,7 +462,7 @@ export class Hub {
    */
   closeConnections(): void {
     this.stopAccepting();
-    closeApp(this.#opts.app);
+    for (const app of this.#apps) closeApp(app);
   }
 
   /** Ends a socket for a reason a plug-in decided, with the close frame that goes with it. */
@@ -439,7 +521,7 @@ export class Hub {
     res.end('this endpoint speaks WebSocket only', true);
   }
 
-  #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+  #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, app: TemplatedApp): void {
     // uWS invalidates req when this handler returns: copy everything needed first.
     const key = req.getHeader('sec-websocket-key');
     const protocols = req.getHeader('sec-websocket-protocol');
@@ -459,7 +541,7 @@ export class Hub {
         refuse(full.status, full.reason, full.body, full.headers);
         return;
       }
-      const data: SocketData = { topic, room: NO_ROOM, ip, decided: null, bufferedAtClose: 0, dropped: 0, admission: state, limiter: limiter?.create(ip) ?? null, flow: new FlowState() };
+      const data: SocketData = { topic, room: NO_ROOM, ip, decided: null, bufferedAtClose: 0, dropped: 0, admission: state, limiter: limiter?.create(ip) ?? null, flow: new FlowState(), app };
       try {
         res.upgrade(data, key, protocol, extensions, context);
       } catch (err) {

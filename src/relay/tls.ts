@@ -67,8 +67,6 @@ export interface CertificateRotationOptions {
   /** Registers the relay's routes under an SNI server name (uWS gives each server name its own, empty, router). */
   readonly route: (serverName: string) => void;
   readonly logger: Logger;
-  /** Told when a handshake made this app build an SNI context (from then on, a replacement needs a restart). */
-  readonly onServed?: () => void;
 }
 
 type ContextFiles = { readonly cert_file_name: string; readonly key_file_name: string; readonly passphrase?: string };
@@ -118,14 +116,6 @@ export class CertificateRotation implements Rotation {
    * root filesystem) the configured files are used as they are.
    */
   stage(pair: CertificatePair, tls: TlsConfig): StagedCertificate {
-    // Replacing a server name's context makes uWS delete that name's router while TLS connections made through it
-    // may still be waiting to send their HTTP request (or the next one): the first byte they send then reads freed
-    // memory and the process dies. Until every connection from those contexts is gone, only a restart is safe.
-    if (this.#patterns.size > 0) {
-      throw new ConfigError([
-        'server.tls: the certificate was already replaced since start and served to clients; replacing it again needs a restart',
-      ]);
-    }
     const passphrase = pair.passphrase === null ? {} : { passphrase: pair.passphrase };
     try {
       this.#dir ??= mkdtempSync(join(tmpdir(), 'websocket-relay-tls-'));
@@ -149,8 +139,19 @@ export class CertificateRotation implements Rotation {
     rmSync(staged.files.key_file_name, { force: true });
   }
 
+  /**
+   * Whether a handshake has used a replacement on this app: replacing a server name's context makes uWS delete that
+   * name's router while TLS connections made through it may still be waiting to send their HTTP request (or the next
+   * one), and the first byte they send then reads freed memory and the process dies. From then on a replacement
+   * needs a new app (see workers/shard.ts), never apply().
+   */
+  get served(): boolean {
+    return this.#patterns.size > 0;
+  }
+
   /** From now on, handshakes with SNI get the staged pair; connections already open keep theirs. */
   apply(staged: StagedCertificate): void {
+    if (this.served) throw new Error('a served server name cannot be replaced in place (see `served`)');
     const previous = this.#current;
     this.#current = staged;
     for (const pattern of this.#patterns) {
@@ -218,6 +219,5 @@ export class CertificateRotation implements Rotation {
     this.#opts.app.addServerName(pattern, this.#current.files);
     this.#opts.route(pattern);
     this.#patterns.add(pattern);
-    this.#opts.onServed?.();
   }
 }

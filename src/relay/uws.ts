@@ -217,22 +217,19 @@ export interface Listener {
  * @throws ListenError when the address cannot be bound
  */
 export function listen(uws: UwsModule, app: Uws.TemplatedApp, host: string, port: number, what: string, shared = false): Promise<Listener> {
-  return new Promise((resolve, reject) => {
-    // The typings omit the (host, port, options, cb) overload that both native builds have.
-    const listenWithHost = app.listen as unknown as (
-      host: string,
-      port: number,
-      options: number,
-      cb: (token: Uws.us_listen_socket | false) => void,
-    ) => void;
-    listenWithHost.call(app, host, port, shared ? 0 : uws.LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
-      if (token === false) {
-        reject(new ListenError(`${what}: cannot listen on ${host}:${port} (port in use, or address not available)`));
-        return;
-      }
-      resolve({ token, port: uws.us_socket_local_port(token as unknown as Uws.us_socket) });
-    });
+  return new Promise((resolve) => resolve(listenNow(uws, app, host, port, what, shared)));
+}
+
+/** listen(), synchronously: uWS binds within the call. @throws ListenError */
+export function listenNow(uws: UwsModule, app: Uws.TemplatedApp, host: string, port: number, what: string, shared = false): Listener {
+  // The typings omit the (host, port, options, cb) overload that both native builds have.
+  const listenWithHost = app.listen as unknown as (host: string, port: number, options: number, cb: (token: Uws.us_listen_socket | false) => void) => void;
+  let bound: Uws.us_listen_socket | false = false;
+  listenWithHost.call(app, host, port, shared ? 0 : uws.LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
+    bound = token;
   });
+  if (bound === false) throw new ListenError(`${what}: cannot listen on ${host}:${port} (port in use, or address not available)`);
+  return { token: bound, port: uws.us_socket_local_port(bound as unknown as Uws.us_socket) };
 }
 
 /** Closes the app's listen sockets and every connection it still holds, without close frames (both builds). */

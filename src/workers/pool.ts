@@ -33,8 +33,6 @@ export interface PoolOptions {
   readonly failAfterMs: number | null;
   /** A worker failed (uncaught error, or it ended by itself); called once. */
   readonly onFatal: (index: number, message: string, stack: string) => void;
-  /** A worker's TLS handshake built an SNI context from the current certificate. */
-  readonly onCertificateServed: () => void;
 }
 
 /** Creates the links between every ordered pair of `threads` threads; thread 0's ends stay on the main thread. */
@@ -137,9 +135,6 @@ export class WorkerPool {
                 return;
               case 'fatal':
                 fail(m.message, m.stack);
-                return;
-              case 'certificate_served':
-                opts.onCertificateServed();
                 return;
               case 'final':
                 finals[index - 1] = m.json;

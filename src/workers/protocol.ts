@@ -56,6 +56,4 @@ export type FromWorker =
   | { readonly type: 'final'; readonly json: unknown }
   | { readonly type: 'resumed'; readonly id: number; readonly ok: boolean }
   | { readonly type: 'drained'; readonly id: number }
-  /** A TLS handshake made this thread build an SNI context from the current certificate (see relay/tls.ts). */
-  | { readonly type: 'certificate_served' }
   | { readonly type: 'fatal'; readonly message: string; readonly stack: string };

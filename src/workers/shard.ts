@@ -15,6 +15,7 @@ import { pacedEnd } from '../relay/drain.js';
 import { Hub } from '../relay/hub.js';
 import { CloseCode } from '../relay/protocol.js';
 import type { TemplatedApp, UwsBuild, UwsModule } from '../relay/uws.js';
+import { CertificateRotation, type Rotation, type StagedCertificate } from '../relay/tls.js';
 
 /** How long clients get to complete the close handshake after 1001 before their connections are dropped (ms). */
 const CLOSE_HANDSHAKE_GRACE_MS = DRAIN_GRACE_S * 1000;
@@ -44,12 +45,20 @@ export class Shard {
   readonly hub: Hub;
   readonly guard: BackpressureGuard;
   readonly #demoPage: boolean;
+  readonly #uws: UwsModule;
+  readonly #logger: Logger;
+  #rotation: CertificateRotation | null = null;
+  /** Rotations of replaced apps: closed (their private copies removed) with the shard. */
+  readonly #retired: CertificateRotation[] = [];
 
   /** @throws ConfigError when uWS cannot use the TLS files */
   constructor(opts: ShardOptions) {
     const { config, build, logger } = opts;
     this.#demoPage = config.server.demo_page;
+    this.#uws = build.uws;
+    this.#logger = logger.child({ room: 'tls' });
     this.app = createApp(build.uws, config);
+
     const total = resolveLimits(config.relay, opts.defaultBudget);
     const limits = { ...total, budgetBytes: Math.floor(total.budgetBytes / opts.threads) };
     const guard: BackpressureGuard = new BackpressureGuard({
@@ -78,6 +87,20 @@ export class Shard {
     this.hub = hub;
     guard.start();
     if (this.#demoPage) mountDemoPage(this.app);
+    if (config.server.tls.cert_file === null) {
+      this.certificates = null;
+    } else {
+      this.#rotation = this.#rotationFor(this.app);
+      const current = (): CertificateRotation => this.#rotation as CertificateRotation;
+      this.certificates = {
+        stage: (pair, tls) => current().stage(pair, tls),
+        discard: (staged) => current().discard(staged),
+        apply: (staged) => (current().served ? this.#newApp(staged) : current().apply(staged)),
+        close: () => {
+          for (const rotation of [...this.#retired, current()]) rotation.close();
+        },
+      };
+    }
   }
 
   /** The live relay keys (echo, max_payload_bytes) from a reloaded configuration. */
@@ -85,10 +108,39 @@ export class Shard {
     this.hub.reconfigure(relay);
   }
 
-  /** A new SNI context starts with an empty router: it gets the same routes as the app itself. */
-  routeServerName(serverName: string): void {
-    this.hub.routeServerName(serverName);
-    if (this.#demoPage) mountDemoPage(this.app);
+  /**
+   * Certificate replacement for this thread (null without TLS). While no handshake has used a replacement, a new
+   * certificate goes into SNI contexts of the app in service (relay/tls.ts); after that, replacing them in place would
+   * crash uWS, so the new certificate gets an app of its own on the same port instead (hub.addApp): it takes the new
+   * connections, with or without SNI, and the previous app keeps its connections until they leave.
+   */
+  readonly certificates: Rotation | null;
+
+  /** @throws ListenError when a new app cannot bind the port, Error when its certificate files are unusable */
+  #newApp(staged: StagedCertificate): void {
+    let app: TemplatedApp;
+    try {
+      app = this.#uws.SSLApp(staged.files);
+    } catch (err) {
+      throw new Error('uWS could not use the new certificate files', { cause: err });
+    }
+    this.hub.addApp(app);
+    if (this.#demoPage) mountDemoPage(app);
+    this.#retired.push(this.#rotation as CertificateRotation);
+    this.#rotation = this.#rotationFor(app);
+    this.#logger.info({ fingerprint: staged.pair.fingerprint, apps: this.hub.apps }, 'new certificate served by a new uWS app; the previous one keeps its connections');
+  }
+
+  #rotationFor(app: TemplatedApp): CertificateRotation {
+    return new CertificateRotation({
+      app,
+      route: (serverName) => {
+        // A new SNI context starts with an empty router: it gets the same routes as the app itself.
+        this.hub.routeServerName(serverName, app);
+        if (this.#demoPage) mountDemoPage(app);
+      },
+      logger: this.#logger,
+    });
   }
 
   /**

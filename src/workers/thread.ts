@@ -13,7 +13,6 @@ import { ProcessLoad } from '../capacity/load.js';
 import { createLogger, setLogLevel, type Logger } from '../logger.js';
 import { createMetrics } from '../metrics/registry.js';
 import { registerLinkDrops } from '../metrics/threads.js';
-import { CertificateRotation } from '../relay/tls.js';
 import { loadUwsBuild } from '../relay/uws.js';
 import { buildRateLimiter, ThrottledLog } from '../security/index.js';
 import { AdmissionProxy } from './admission.js';
@@ -101,11 +100,6 @@ async function main(): Promise<void> {
     ...(limiter === null ? {} : { limiter }),
   });
   shard = s;
-  const rotation =
-    config.server.tls.cert_file === null
-      ? null
-      : new CertificateRotation({ app: s.app, route: (name) => s.routeServerName(name), logger: logger.child({ room: 'tls' }), onServed: () => post({ type: 'certificate_served' }) });
-
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'metrics':
@@ -122,7 +116,9 @@ async function main(): Promise<void> {
         return;
       case 'certificate':
         try {
-          rotation?.apply(m.staged);
+          s.certificates?.apply(m.staged);
+        } catch (err) {
+          logger.error({ err }, 'replacing the certificate failed on this thread; it keeps the previous one');
         } finally {
           applied();
         }
@@ -146,7 +142,7 @@ async function main(): Promise<void> {
         return;
       case 'close':
         retire();
-        rotation?.close();
+        s.certificates?.close();
         end(metrics.registry);
         return;
       default:

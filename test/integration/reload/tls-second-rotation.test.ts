@@ -1,6 +1,7 @@
-// A second certificate replacement would make uWS free the routes of a TLS context that connections still use: a
-// client that finished its handshake before the replacement and sends its request after it crashed the relay. The
-// relay (a real process, so a crash cannot take the test runner with it) refuses that replacement and keeps serving.
+// A second certificate replacement made in place would make uWS free the routes of a TLS context that connections
+// still use: a client that finished its handshake before the replacement and sends its request after it crashed the
+// relay. The relay (a real process, so a crash cannot take the test runner with it) serves the new certificate from a
+// new uWS app on the same port instead, and the old app keeps its connections: every replacement is live.
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,16 +19,16 @@ function logLines(run: CliRun): { msg: string; [k: string]: unknown }[] {
   return run.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string });
 }
 
-/** A TLS connection with SNI that has finished its handshake and sent nothing yet. */
-function handshake(port: number): Promise<TLSSocket> {
+/** A TLS connection (with SNI unless `servername` is undefined) that has finished its handshake and sent nothing yet. */
+function handshake(port: number, servername: string | undefined = 'localhost'): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => resolve(socket));
+    const socket = connect({ host: '127.0.0.1', port, ...(servername === undefined ? {} : { servername }), rejectUnauthorized: false }, () => resolve(socket));
     socket.on('error', reject);
   });
 }
 
-it('a connection opened before a refused second replacement still gets its upgrade; the relay keeps running', async () => {
-  const [A, B, C] = [pair('a'), pair('b'), pair('c')];
+it('a second and a third replacement go to new apps: a connection opened before still gets its upgrade, new ones get the newest certificate', async () => {
+  const [A, B, C, D] = [pair('a'), pair('b'), pair('c'), pair('d')];
   const cert = join(dir, 'tls.crt');
   const key = join(dir, 'tls.key');
   const use = (p: { cert: string; key: string }): void => {
@@ -66,10 +67,21 @@ it('a connection opened before a refused second replacement still gets its upgra
     'the upgrade answer',
   );
   expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
-  expect(logLines(run).some((l) => String(l['problem']).includes('replacing it again needs a restart'))).toBe(true);
+  expect(logLines(run).filter((l) => l.msg.startsWith('configuration reload refused'))).toEqual([]);
+  expect(logLines(run).some((l) => l.msg.startsWith('new certificate served by a new uWS app'))).toBe(true);
   waiting.destroy();
+  // The new app's own certificate: clients with SNI and without (by IP address) get it.
+  for (const servername of ['localhost', undefined]) {
+    const fresh = await handshake(ws_port, servername);
+    expect(fresh.getPeerCertificate().fingerprint256).toBe(C.fp);
+    fresh.destroy();
+  }
+  // And again, once C has served handshakes too.
+  use(D);
+  run.child.kill('SIGHUP');
+  await until(() => reloads() === 3, 10_000, 'the third reload');
   const fresh = await handshake(ws_port);
-  expect(fresh.getPeerCertificate().fingerprint256).toBe(B.fp);
+  expect(fresh.getPeerCertificate().fingerprint256).toBe(D.fp);
   fresh.destroy();
   run.child.kill('SIGTERM');
   expect(await within(run.exited, 10_000, 'the relay to exit')).toBe(0);
