@@ -6,7 +6,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { buildCapacity, type Capacity } from './capacity/index.js';
 import { GateState } from './capacity/gate.js';
 import type { Config } from './config/schema.js';
-import type { ExtensionFactory } from './contracts.js';
+import type { ExtensionContext, ExtensionFactory } from './contracts.js';
 import { ConfigError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { setLogLevel, type Logger } from './logger.js';
@@ -145,7 +145,10 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
       metricsPort = await server.listen(config.metrics.host, config.metrics.port);
       lifecycle.add('metrics server', () => server.close());
     }
-    const extensions = (await deps.extensions?.({ config, logger, registry: metrics.registry, readiness, lifecycle })) ?? {};
+    // A reload may turn on an admission or limiter the relay started without; wired to the hubs once they exist.
+    let plugIn: NonNullable<ExtensionContext['plugIn']> = () => {};
+    const extensions =
+      (await deps.extensions?.({ config, logger, registry: metrics.registry, readiness, lifecycle, plugIn: (late) => plugIn(late) })) ?? {};
     if (threads.count > 1 && extensions.limiter !== undefined && extensions.limiterFromLimits !== true) {
       throw new ConfigError([
         `server.workers: a message limiter other than the one limits.* builds would run on the main thread only; set server.workers to 1 to use it (${threads.why} gave ${threads.count})`,
@@ -178,6 +181,19 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     });
     shard = main;
     registerLinkDrops(metrics.registry, () => mesh?.dropped ?? 0);
+    plugIn = (late) => {
+      if (late.admission !== undefined) {
+        if (pool === null) {
+          main.hub.useAdmission(late.admission);
+        } else {
+          const lateHost = new AdmissionHost(late.admission);
+          main.hub.useAdmission(lateHost.local);
+          pool.plugAdmission((mainEnd) => lateHost.serve(mainEnd));
+        }
+      }
+      // Worker threads build their own limiter from the reloaded limits (see workers/thread.ts).
+      if (late.limiter !== undefined) main.hub.useLimiter(late.limiter);
+    };
     lifecycle.add('backpressure sweep', () => main.guard.close());
     if (mesh !== null) lifecycle.add('thread links', () => mesh.close());
     logger.info(

@@ -171,6 +171,11 @@ export interface ExtensionContext {
   readonly registry: Registry;
   readonly readiness: ReadinessGate;
   readonly lifecycle: ShutdownSteps;
+  /**
+   * Plugs in an admission or limiter a reload turned on after start (the relay was started without one): the hub
+   * uses it from then on, on every thread. Called at most once for each.
+   */
+  readonly plugIn?: (late: Pick<Extensions, 'admission' | 'limiter'>) => void;
 }
 
 /** Builds the extensions a config asks for; may add readiness conditions and shutdown steps. */

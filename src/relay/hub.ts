@@ -163,6 +163,10 @@ export class Hub {
    * their connections until they leave. Messages are published in every one.
    */
   #apps: TemplatedApp[];
+  /** The admission and the limiter in force (a reload may plug in one the relay started without; see use*). */
+  #admission: Admission | undefined;
+  #limiter: MessageLimiter | undefined;
+  #end: EndSocket | null = null;
   /** Open sockets per app. */
   readonly #perApp = new Map<TemplatedApp, number>();
   /** Replaced apps past HTTP_STRAGGLER_MS: closed as soon as their last WebSocket is gone. */
@@ -179,8 +183,9 @@ export class Hub {
     const { relay, app } = opts;
     this.#apps = [app];
     this.#perApp.set(app, 0);
+    this.#admission = opts.admission;
+    this.#limiter = opts.limiter;
     const counters = opts.counters;
-    const limiter = opts.limiter;
     const backplane = opts.backplane;
     const flow = opts.flow;
     const topics = opts.topics;
@@ -208,7 +213,7 @@ export class Hub {
         try {
           const data = ws.getUserData();
           flow?.opened(ws, data);
-          if (data.admission !== null) opts.admission?.opened?.(data.admission, ws as unknown as SocketRef);
+          if (data.admission !== null) this.#admission?.opened?.(data.admission, ws as unknown as SocketRef);
         } catch (err) {
           this.#failed(ws, err, 'open');
         }
@@ -221,8 +226,10 @@ export class Hub {
         }
         try {
           const data = ws.getUserData();
+          const limiter = this.#limiter;
           if (limiter !== undefined) {
-            const decision = limiter.check(data.limiter, bytes);
+            // A socket opened before a reload turned rate limits on gets its buckets at its first message.
+            const decision = limiter.check((data.limiter ??= limiter.create(data.ip)), bytes);
             if (decision.action !== 'relay') {
               if (decision.action === 'close') this.#endFor(ws, decision.reason);
               return;
@@ -271,7 +278,7 @@ export class Hub {
         this.#countApp(data.app, -1);
         try {
           flow?.closed(ws, data);
-          if (data.admission !== null) opts.admission?.closed?.(data.admission);
+          if (data.admission !== null) this.#admission?.closed?.(data.admission);
         } catch (err) {
           opts.logger.error({ err }, 'admission close hook failed');
         }
@@ -299,7 +306,8 @@ export class Hub {
       const ws = socket as unknown as WebSocket<SocketData>;
       if (this.#sockets.has(ws)) this.#endFor(ws, reason);
     };
-    opts.admission?.attach?.(end);
+    this.#end = end;
+    this.#admission?.attach?.(end);
     backplane?.attach((topic, message, isBinary) => {
       if (flow !== undefined && !flow.allowInbound(topic, message.byteLength)) return false;
       counters.deliveries += audience.size(topic);
@@ -332,6 +340,21 @@ export class Hub {
       this.#retirable.add(previous);
       this.#retire(previous);
     }, HTTP_STRAGGLER_MS).unref();
+  }
+
+  /**
+   * Plugs in an admission the hub was built without (a reload turned a check on): upgrades from now on go through
+   * it; sockets already open are not known to it (they do not count toward its per-IP limits). Once.
+   */
+  useAdmission(admission: Admission): void {
+    if (this.#admission !== undefined) return;
+    this.#admission = admission;
+    if (this.#end !== null) admission.attach?.(this.#end);
+  }
+
+  /** Plugs in a limiter the hub was built without (a reload turned rate limits on): every socket's next message on. Once. */
+  useLimiter(limiter: MessageLimiter): void {
+    this.#limiter ??= limiter;
   }
 
   /** Apps this hub serves (1 until a certificate replacement needs a new one; see addApp). */
@@ -531,13 +554,13 @@ export class Hub {
     const peerIp = formatAddress(res.getRemoteAddress());
     const firstProtocol = protocols === '' ? '' : (protocols.split(',')[0] ?? '').trim();
 
-    const limiter = this.#opts.limiter;
+    const limiter = this.#limiter;
     const gate = this.#opts.gate;
     /** Takes the socket's place under the process-wide cap at the last moment, then upgrades (uWS opens it inside). */
     const accept = (ip: string, protocol: string, state: unknown): void => {
       const full = gate?.take() ?? null;
       if (full !== null) {
-        if (state !== null) this.#opts.admission?.closed?.(state); // admitted, but it never becomes a socket
+        if (state !== null) this.#admission?.closed?.(state); // admitted, but it never becomes a socket
         refuse(full.status, full.reason, full.body, full.headers);
         return;
       }
@@ -546,7 +569,7 @@ export class Hub {
         res.upgrade(data, key, protocol, extensions, context);
       } catch (err) {
         gate?.release();
-        if (state !== null) this.#opts.admission?.closed?.(state);
+        if (state !== null) this.#admission?.closed?.(state);
         throw err;
       }
     };
@@ -567,7 +590,7 @@ export class Hub {
       refuse(full.status, full.reason, full.body, full.headers);
       return;
     }
-    const admission = this.#opts.admission;
+    const admission = this.#admission;
     if (admission === undefined) {
       accept(peerIp, firstProtocol, null);
       return;

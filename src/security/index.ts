@@ -1,6 +1,7 @@
 // Builds the admission (who may connect) and the per-message limiter (how much they may send) from `security:` and
 // `limits:`. Only the controls the config turns on are built: the default relay has no admission and no limiter.
-// A reload swaps their policy objects in place; connection counts, token expiries and open sockets carry over.
+// A reload swaps their policy objects in place; connection counts, token expiries and open sockets carry over. A
+// reload that turns on a control the relay was started without builds it then and plugs it in (ctx.plugIn).
 import { isDeepStrictEqual } from 'node:util';
 import type { Registry } from 'prom-client';
 import { performance } from 'node:perf_hooks';
@@ -25,10 +26,6 @@ export { BEARER_PROTOCOL_PREFIX } from './credentials.js';
 
 type SecurityExtensions = Pick<Extensions, 'admission' | 'limiter' | 'limiterFromLimits' | 'reloadSteps'>;
 
-/** Keys only an admission applies: a relay started without one needs a restart to begin checking them. */
-const ADMISSION_KEYS = ['security', 'limits.max_connections', 'limits.max_connections_per_ip', 'limits.max_upgrades_per_second'];
-/** Keys only a limiter applies: a relay started without one needs a restart to begin limiting rates. */
-const LIMITER_KEYS = ['limits.max_messages_per_second', 'limits.burst_messages', 'limits.max_bytes_per_second', 'limits.burst_bytes', 'limits.on_rate_exceeded'];
 
 /**
  * Returns the admission/limiter extensions the config turns on (none by default), and the reload step that keeps
@@ -75,17 +72,6 @@ class SecurityRoom implements ReloadStep {
     return out;
   }
 
-  /**
-   * The hub takes its admission and limiter when it is built; a relay started without one keeps going without it.
-   * Turning one off is live (its policy then lets everything through).
-   */
-  restartOnly(next: Config): readonly string[] {
-    const out: string[] = [];
-    if (this.#admission === null && admissionOn(next)) out.push(...ADMISSION_KEYS);
-    if (this.#limiter === null && ratesOn(next.limits)) out.push(...LIMITER_KEYS);
-    return out;
-  }
-
   /** Reads the token and key files again: they may have been rotated even when the config did not change. */
   prepare(next: Config): PreparedChange {
     const policy = this.#buildPolicy(next, this.#policy);
@@ -94,6 +80,17 @@ class SecurityRoom implements ReloadStep {
         this.#policy = policy;
         this.#admission?.setPolicy(policy);
         this.#limiter?.setLimits(policy.limits);
+        // A check or a rate the relay was started without: built now and plugged into the running hubs.
+        const late: { admission?: SecurityAdmission; limiter?: RateLimiter } = {};
+        if (this.#admission === null && policy.active) {
+          this.#admission = new SecurityAdmission({ ...policy, log: this.#log, now: this.#now, wallNow: Date.now });
+          late.admission = this.#admission;
+        }
+        if (this.#limiter === null) {
+          const limiter = buildRateLimiter(policy.limits, this.#ctx.registry, this.#log);
+          if (limiter !== null) late.limiter = this.#limiter = limiter;
+        }
+        if (late.admission !== undefined || late.limiter !== undefined) this.#ctx.plugIn?.(late);
       },
     };
   }

@@ -184,6 +184,22 @@ export class WorkerPool {
     );
   }
 
+  /**
+   * Plugs an admission a reload turned on into every worker: each gets a channel to it (`serve` takes the main
+   * thread's end) and an AdmissionProxy for its upgrades from then on.
+   */
+  plugAdmission(serve: (mainEnd: MessagePort) => void): void {
+    for (const worker of this.#workers) {
+      const [mainEnd, workerEnd] = admissionChannel();
+      serve(mainEnd);
+      try {
+        worker.postMessage({ type: 'admission', port: workerEnd } satisfies ToWorker, [workerEnd]);
+      } catch {
+        // that worker has ended
+      }
+    }
+  }
+
   /** Applies a reloaded configuration on every worker; returns once all have (see #applyEverywhere). */
   reload(config: Config): void {
     this.#applyEverywhere({ type: 'reload', config });

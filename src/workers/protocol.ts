@@ -43,6 +43,8 @@ export type ToWorker =
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'reload'; readonly config: Config }
   | { readonly type: 'certificate'; readonly staged: StagedCertificate }
+  /** An admission a reload turned on: this thread's end of its channel. */
+  | { readonly type: 'admission'; readonly port: MessagePort }
   | { readonly type: 'pause' }
   | { readonly type: 'resume'; readonly id: number }
   | { readonly type: 'drain'; readonly id: number; readonly spreadMs: number }

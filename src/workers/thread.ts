@@ -80,7 +80,8 @@ async function main(): Promise<void> {
     meter.close();
     state.retire();
   };
-  const limiter = buildRateLimiter(config.limits, metrics.registry, new ThrottledLog(logger.child({ room: 'security' })));
+  const securityLog = new ThrottledLog(logger.child({ room: 'security' }));
+  let limiter = buildRateLimiter(config.limits, metrics.registry, securityLog);
   const links = new Mesh({ senders: data.senders, peers: data.peers, receivers: data.receivers }, new TopicInterest(data.interest, data.index));
   mesh = links;
   registerLinkDrops(metrics.registry, () => links.dropped);
@@ -109,7 +110,13 @@ async function main(): Promise<void> {
         try {
           s.reconfigure(m.config.relay);
           setLogLevel(root, m.config.log.level);
-          limiter?.setLimits(m.config.limits);
+          if (limiter === null) {
+            // Rate limits a reload turned on: this thread's own limiter, for its sockets' next messages.
+            limiter = buildRateLimiter(m.config.limits, metrics.registry, securityLog);
+            if (limiter !== null) s.hub.useLimiter(limiter);
+          } else {
+            limiter.setLimits(m.config.limits);
+          }
         } finally {
           applied();
         }
@@ -122,6 +129,9 @@ async function main(): Promise<void> {
         } finally {
           applied();
         }
+        return;
+      case 'admission':
+        s.hub.useAdmission(new AdmissionProxy(m.port));
         return;
       case 'pause':
         s.hub.pauseListening();

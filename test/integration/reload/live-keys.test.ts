@@ -85,16 +85,24 @@ describe('reloading live keys', () => {
     await stillRelays(relay, old, 'tokens file');
   });
 
-  it('turning on a check the relay was started without needs a restart: named, not applied, the rest applied', async () => {
+  it('turning on checks the relay was started without is live on every thread: auth for new connections, a message rate for open ones too', async () => {
     const relay = await startReloadable({});
-    const old = await new TestClient(relay.url).opened();
-    relay.write({ relay: { echo: false }, security: { auth: 'token', tokens: [TOKEN] }, limits: { max_connections: 2, max_messages_per_second: 5 } });
+    // Several connections, so that every uWS thread holds some (server.workers: auto).
+    const olds = await Promise.all(Array.from({ length: 6 }, () => new TestClient(relay.url).opened()));
+    relay.write({ relay: { echo: false }, security: { auth: 'token', tokens: [TOKEN] }, limits: { max_messages_per_second: 0.001, burst_messages: 2, on_rate_exceeded: 'drop' } });
     const result = relay.reload('SIGHUP');
-    expect(result).toMatchObject({ ok: true, applied: ['relay.echo'] });
-    expect(result.restartOnly).toEqual(['limits.max_connections', 'limits.max_messages_per_second', 'security.auth', 'security.tokens']);
-    expect(relay.config.security.auth).toBe('none');
-    await new TestClient(relay.url).opened();
-    await stillRelays(relay, old, 'auth on');
+    expect(result).toMatchObject({ ok: true, restartOnly: [] });
+    expect(result.applied).toEqual(expect.arrayContaining(['relay.echo', 'security.auth', 'security.tokens', 'limits.max_messages_per_second']));
+    expect(relay.config.security.auth).toBe('token');
+    // New connections need the token now, whichever thread they reach.
+    for (let i = 0; i < 6; i++) expect(await refusal(new TestClient(relay.url))).toBe(401);
+    const reader = await new TestClient(relay.url, { headers: { Authorization: `Bearer ${TOKEN}` } }).opened();
+    // Open connections keep their connection and get the rate from their next message: a burst of 2, then drops.
+    for (const c of olds) for (let i = 0; i < 4; i++) c.send(`${i}`);
+    await reader.received(olds.length * 2);
+    await until(async () => metricValue(await scrape(relay.metricsUrl), 'relay_rate_limited_messages_total') === olds.length * 2, 5000, 'every excess message dropped');
+    expect(reader.inbox).toHaveLength(olds.length * 2);
+    for (const c of olds) expect(c.ws.readyState).toBe(c.ws.OPEN);
   });
 
   it('turning checks off is live: the admission and limiter then let everything through', async () => {
