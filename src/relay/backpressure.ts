@@ -186,6 +186,9 @@ export class BackpressureGuard {
     }
     room.sockets.set(ws, data);
     const flow = data.flow;
+    // A publisher's room is first looked at after a checkpoint's worth of bytes, like every later look: at 0, every
+    // publisher's first message scanned its whole room (in a chat of 1,000 where each speaks once, every message).
+    flow.checkAt = this.#checkpointBytes;
     flow.traffic = room;
     flow.pingBytes = flow.readTo = room.bytes;
   }

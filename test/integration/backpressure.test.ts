@@ -182,7 +182,10 @@ describe('slow consumers', () => {
 
   it('over the total budget the largest queues are dropped first; a healthy reader loses nothing', async () => {
     // 8 stalled clients may each hold up to 768 KiB before the soft limit; together they may hold 1 MiB.
+    // One thread: the budget is then this thread's whole (each thread holds an equal share), and the loop below
+    // watches this thread's guard.
     const relay = await startRelay({
+      server: { workers: 1 },
       relay: { max_backpressure_bytes: 1536 * 1024, soft_backpressure_bytes: 768 * 1024, max_stall_s: 0, max_total_backpressure_bytes: 1024 * 1024 },
     });
     const stalled = await Promise.all(Array.from({ length: 8 }, () => rawUpgrade(relay.wsPort)));
