@@ -90,6 +90,8 @@ interface ThreadReport {
   /** Per incoming link: messages received in all, sequence regressions (must be 0). */
   readonly received: Record<number, number>;
   readonly disorder: number;
+  /** Ring: times a receiver found records on its periodic re-check instead of through a wake-up. */
+  readonly missedWakeups: number;
   readonly hist: Uint32Array;
 }
 
@@ -223,7 +225,8 @@ function runThread(plan: ThreadPlan, port: NonNullable<typeof parentPort>): void
           return;
         }
         for (const r of receivers) r.close();
-        port.postMessage({ report: { id: plan.id, received, disorder, hist } });
+        const missedWakeups = receivers.reduce((n, r) => n + ((r as { missedWakeups?: number }).missedWakeups ?? 0), 0);
+        port.postMessage({ report: { id: plan.id, received, disorder, missedWakeups, hist } });
         // With every link closed nothing should keep this thread: it ends by itself (a check on the links, too).
         port.close();
       };
@@ -263,6 +266,7 @@ interface TrialResult {
   /** Accepted and never delivered, after the drain (must be 0), and deliveries out of order (must be 0). */
   readonly lost: number;
   readonly disorder: number;
+  readonly missedWakeups: number;
 }
 
 function percentile(hist: Uint32Array, q: number): number {
@@ -381,6 +385,7 @@ async function trial(scenario: Scenario, kind: Kind, round: number, seconds: num
     dropped: stopped.reduce((sum, s) => sum + Object.values(s.dropped).reduce((a, b) => a + b, 0), 0),
     lost,
     disorder: reports.reduce((sum, r) => sum + r.disorder, 0),
+    missedWakeups: reports.reduce((sum, r) => sum + r.missedWakeups, 0),
   };
 }
 
@@ -409,7 +414,7 @@ function row(r: TrialResult): string[] {
     fmtUs(r.p50Us),
     fmtUs(r.p99Us),
     fmtUs(r.maxUs),
-    r.dropped + r.lost + r.disorder === 0 ? 'ok' : `dropped ${r.dropped} lost ${r.lost} disorder ${r.disorder}`,
+    r.dropped + r.lost + r.disorder + r.missedWakeups === 0 ? 'ok' : `dropped ${r.dropped} lost ${r.lost} disorder ${r.disorder} missed wake-ups ${r.missedWakeups}`,
   ];
 }
 

@@ -43,11 +43,21 @@ const STAGE_SHRINK_BYTES = 1024 * 1024;
 const MOVE_AT_BYTES = 64 * 1024;
 /** Most a receiver delivers in one event-loop turn, in record bytes. */
 const DRAIN_BUDGET_BYTES = 1024 * 1024;
+/**
+ * A sleeping side looks again after this long even without a wake-up. The wake-up protocol needs none of it; it bounds
+ * what a lost one (a bug here or below) could cost. V8 times waitAsync with an unreferenced timer: it holds no thread.
+ */
+const RECHECK_MS = 100;
 
 /** Atomics.waitAsync (ES2024; Node 20 has it), typed here because the project compiles against the ES2022 library. */
 const waitAsync = (
   Atomics as unknown as {
-    waitAsync(array: Int32Array, index: number, value: number): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+    waitAsync(
+      array: Int32Array,
+      index: number,
+      value: number,
+      timeoutMs: number,
+    ): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
   }
 ).waitAsync;
 
@@ -268,7 +278,7 @@ class RingSender implements LinkSender {
     // A pending waitAsync holds no handle: without this, a thread with nothing else to do would end with accepted
     // records still staged.
     this.#keepAlive = setTimeout(noop, KEEP_ALIVE_MS);
-    const wait = waitAsync(ctl, HEAD_SEQ, seq);
+    const wait = waitAsync(ctl, HEAD_SEQ, seq, RECHECK_MS);
     if (wait.async) void wait.value.then(this.#spaceFreed);
     else queueMicrotask(this.#spaceFreed);
   }
@@ -290,6 +300,7 @@ class RingReceiver implements LinkReceiver {
   readonly #record = emptyRecord();
   readonly #counts: DeliveryCounts = { delivered: 0, failed: 0 };
   #head: number;
+  #missedWakeups = 0;
   #closed = false;
 
   constructor(end: RingLinkEnd, deliver: Deliver, opts: ReceiverOptions) {
@@ -308,6 +319,11 @@ class RingReceiver implements LinkReceiver {
 
   get failed(): number {
     return this.#counts.failed;
+  }
+
+  /** Times a re-check found published records: a wake-up later than RECHECK_MS (a preempted producer) or lost. */
+  get missedWakeups(): number {
+    return this.#missedWakeups;
   }
 
   close(): void {
@@ -374,13 +390,15 @@ class RingReceiver implements LinkReceiver {
       setImmediate(this.#drain);
       return;
     }
-    const wait = waitAsync(ctl, TAIL_SEQ, seq);
+    const wait = waitAsync(ctl, TAIL_SEQ, seq, RECHECK_MS);
     if (wait.async) void wait.value.then(this.#woken);
-    else setImmediate(this.#woken);
+    else setImmediate(this.#woken, wait.value);
   }
 
-  readonly #woken = (): void => {
-    Atomics.store(this.#ctl, CONSUMER_WAITING, 0);
+  readonly #woken = (why: 'ok' | 'timed-out' | 'not-equal'): void => {
+    const ctl = this.#ctl;
+    Atomics.store(ctl, CONSUMER_WAITING, 0);
+    if (why === 'timed-out' && Atomics.load(ctl, TAIL) !== this.#head) this.#missedWakeups++;
     this.#drain();
   };
 }
