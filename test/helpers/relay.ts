@@ -13,12 +13,17 @@ export interface TestRelay extends Relay {
   readonly metricsUrl: string;
 }
 
-/** Deep-merges `overrides` over a loopback, port-0, silent-log base config. */
+/**
+ * Deep-merges `overrides` over a loopback, port-0, silent-log base config. Overload admission on event-loop delay is
+ * off in it: on a test machine running many suites at once, a thread can wait for a core longer than the limit, and
+ * a relay under test must not refuse its clients for that (test/integration/capacity/ tests overload with its own).
+ */
 export function testConfig(overrides: ConfigInput = {}): Config {
   const base: ConfigInput = {
     server: { host: '127.0.0.1', port: 0 },
     metrics: { host: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
+    limits: { max_event_loop_delay_ms: 0 },
   };
   return parseConfig(merge(base, overrides));
 }
