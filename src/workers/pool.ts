@@ -87,6 +87,14 @@ export class WorkerPool {
     const finals: unknown[] = [];
     const applied = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
     let pool: WorkerPool | null = null;
+    // A worker that fails after it listens but before every worker does fails the start: the relay that would run
+    // its onFatal has no pool to close yet, and a process that exits while a thread holds sockets aborts.
+    let ready = false;
+    let failStart: (err: Error) => void = () => {};
+    const startFailed = new Promise<never>((_, reject) => {
+      failStart = reject;
+    });
+    startFailed.catch(() => {});
     for (let index = 1; index < opts.threads; index++) {
       const own = ends[index] as MeshEnds;
       const admission = opts.admission?.(index) ?? null;
@@ -121,7 +129,8 @@ export class WorkerPool {
               reject(new Error(`worker ${index}: ${message}`));
               return;
             }
-            if (pool !== null) pool.#failed(index, message, stack, opts.onFatal);
+            if (!ready) failStart(new Error(`worker ${index}: ${message}`));
+            else if (pool !== null) pool.#failed(index, message, stack, opts.onFatal);
           };
           worker.on('message', (m: FromWorker) => {
             switch (m.type) {
@@ -160,7 +169,8 @@ export class WorkerPool {
     }
     pool = new WorkerPool(workers, exited, finals, new Int32Array(applied));
     try {
-      await Promise.all(listening);
+      await Promise.race([Promise.all(listening), startFailed]);
+      ready = true;
     } catch (err) {
       await pool.close();
       throw err;

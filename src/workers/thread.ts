@@ -159,6 +159,11 @@ async function main(): Promise<void> {
     }
   });
   await s.hub.listen(data.host, data.port, true);
+  // Told to close while it was binding (another thread failed the start): the listen socket must not outlive end().
+  if (ended) {
+    s.close();
+    return;
+  }
   post({ type: 'listening' });
   if (data.failAfterMs !== null) {
     setTimeout(() => {

@@ -4,8 +4,10 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { start } from '../../src/index.js';
+import { FAULT_ENV } from '../../src/workers/protocol.js';
 import { buildExtensions } from '../../src/extensions.js';
 import { createLogger } from '../../src/logger.js';
+import { LOOPBACK, configFiles, runCli } from '../helpers/cli.js';
 import { HandshakeRefused, TestClient, type Received } from '../helpers/client.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
 import { RawSocket, SAMPLE_KEY } from '../helpers/raw.js';
@@ -321,5 +323,22 @@ describe('worker threads: shutdown and the embedding API', () => {
     await within(relay.close(), 5000, 'a third close');
     await within(relay.terminate(), 5000, 'terminate after close');
     expect((await client.closed).code).toBe(1001);
+  });
+});
+
+describe('worker threads: a thread that fails while the others are still starting', () => {
+  const files = configFiles('websocket-relay-workers-edges-');
+
+  it('fails the start with the reason and a non-zero exit, never a native abort', async () => {
+    // Eight threads on a small machine: the last one listens, and fails, while others are still binding.
+    for (let run = 0; run < 2; run++) {
+      const cli = runCli(['--config-file', files.configFile(LOOPBACK), '--set', 'server.workers=8'], { [FAULT_ENV]: '1' });
+      const code = await within(cli.exited, 30_000, 'the relay to exit');
+      const output = cli.stdout() + cli.stderr();
+      expect(output).not.toContain('Assertion failed');
+      expect(output).toContain('fault injected');
+      // 1 when the start failed (the usual case here), 6 when every thread was listening first.
+      expect([1, 6]).toContain(code);
+    }
   });
 });
