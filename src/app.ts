@@ -14,7 +14,7 @@ import { registerBuildInfo } from './metrics/build-info.js';
 import { createMetrics, type RelayMetrics } from './metrics/registry.js';
 import { MetricsServer, Readiness } from './metrics/server.js';
 import { registerLinkDrops, registerThreadSeries, summedOver } from './metrics/threads.js';
-import type { BackpressureGuard } from './relay/backpressure.js';
+import { resolveLimits, type BackpressureGuard } from './relay/backpressure.js';
 import { defaultBackpressureBudget, memoryLimit } from './relay/memory.js';
 import { readCertificatePair, type Rotation } from './relay/tls.js';
 import { claimPort, loadUwsBuild, type UwsBuild } from './relay/uws.js';
@@ -23,7 +23,7 @@ import { ConfigReloader, type ReloadResult, type ReloadTrigger } from './reload/
 import { AdmissionHost } from './workers/admission.js';
 import { workerCount, type CpuReadings } from './workers/count.js';
 import { TopicInterest } from './workers/interest.js';
-import { Mesh, bridge, type MeshEnds } from './workers/mesh.js';
+import { Mesh, bridge, linkBound, type MeshEnds } from './workers/mesh.js';
 import { WorkerPool, admissionChannel, meshEnds } from './workers/pool.js';
 import { Shard } from './workers/shard.js';
 
@@ -160,7 +160,8 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     const defaultBudget = defaultBackpressureBudget(memoryLimit());
     const ends = threads.count > 1 ? meshEnds(threads.count) : null;
     const interest = threads.count > 1 ? TopicInterest.allocate(threads.count) : null;
-    const mesh = ends === null || interest === null ? null : new Mesh(ends[0] as MeshEnds, new TopicInterest(interest, 0));
+    const linkBytes = linkBound(resolveLimits(config.relay, () => defaultBudget).budgetBytes, threads.count);
+    const mesh = ends === null || interest === null ? null : new Mesh(ends[0] as MeshEnds, new TopicInterest(interest, 0), linkBytes);
     const host = extensions.admission !== undefined && threads.count > 1 ? new AdmissionHost(extensions.admission) : null;
     const backplane = mesh === null ? extensions.backplane : extensions.backplane === undefined ? mesh : bridge(mesh, extensions.backplane);
     const admission = host?.local ?? extensions.admission;
@@ -264,6 +265,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
           host: config.server.host,
           port: wsPort,
           defaultBudget,
+          linkBytes,
           failAfterMs: deps.failWorkerAfterMs ?? null,
           admission:
             host === null || channels === null

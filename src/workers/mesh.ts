@@ -7,8 +7,20 @@ import type { Carrier, LinkEnd, LinkReceiver, LinkSender } from './carrier.js';
 import { portCarrier } from './port-carrier.js';
 import { ringCarrier } from './ring-carrier.js';
 
-/** Bytes a link may hold for a thread that does not keep up before it drops (and counts) messages. */
+/** The most a link may hold for a thread that does not keep up, before it drops (and counts) messages (bytes). */
 export const LINK_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+/** The least: room for a few large messages, however small the budget. */
+const LINK_MIN_PENDING_BYTES = 1024 * 1024;
+
+/**
+ * What each link may hold: all links of the process (threads × (threads - 1)) share a quarter of the slow-consumer
+ * budget (relay.max_total_backpressure_bytes), within [1 MiB, 64 MiB] each, so threads that fall behind each other
+ * cannot hold more than the budget foresees (a fixed 64 MiB per link would be 15 GiB at 16 threads).
+ */
+export function linkBound(budgetBytes: number, threads: number): number {
+  const links = Math.max(1, threads * (threads - 1));
+  return Math.min(LINK_MAX_PENDING_BYTES, Math.max(LINK_MIN_PENDING_BYTES, Math.floor(budgetBytes / 4 / links)));
+}
 
 /** The carrier the links use (bench/README.md, "Carrier", has the numbers behind the choice). */
 export const CARRIER: Carrier = portCarrier as Carrier;
@@ -34,8 +46,9 @@ export class Mesh implements Backplane {
   readonly #receiverEnds: readonly LinkEnd[];
   #receivers: LinkReceiver[] = [];
 
-  constructor(ends: MeshEnds, interest: TopicInterest) {
-    this.#senders = ends.senders.map((end) => carrierOf(end).openSender(end, { maxPendingBytes: LINK_MAX_PENDING_BYTES }));
+  /** @param maxPendingBytes what each of this thread's outgoing links may hold (linkBound) */
+  constructor(ends: MeshEnds, interest: TopicInterest, maxPendingBytes: number) {
+    this.#senders = ends.senders.map((end) => carrierOf(end).openSender(end, { maxPendingBytes }));
     this.#peers = ends.peers;
     this.#interest = interest;
     this.#receiverEnds = ends.receivers;

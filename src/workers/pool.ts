@@ -27,6 +27,8 @@ export interface PoolOptions {
   readonly host: string;
   readonly port: number;
   readonly defaultBudget: number;
+  /** What each link between threads may hold (bytes; mesh.ts linkBound). */
+  readonly linkBytes: number;
   /** Per worker, its end of the admission channel; null without an admission. */
   readonly admission: ((index: number) => MessagePort) | null;
   /** Fault injection for tests: the last worker throws this long after it listens (ms). */
@@ -113,6 +115,7 @@ export class WorkerPool {
         host: opts.host,
         port: opts.port,
         defaultBudget: opts.defaultBudget,
+        linkBytes: opts.linkBytes,
         failAfterMs: index === opts.threads - 1 ? opts.failAfterMs : null,
         applied,
       };

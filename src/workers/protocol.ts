@@ -33,6 +33,8 @@ export interface ThreadData {
   readonly port: number;
   /** relay.max_total_backpressure_bytes when configured as 0, as the main thread derived it (bytes). */
   readonly defaultBudget: number;
+  /** What each of this thread's links may hold (bytes; mesh.ts linkBound). */
+  readonly linkBytes: number;
   /** Fault injection for tests: the thread throws an uncaught error this long after it listens (ms); null: never. */
   readonly failAfterMs: number | null;
   /** One Int32: each worker adds 1 once it has applied a reload or a certificate, and notifies. */

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   };
   const securityLog = new ThrottledLog(logger.child({ room: 'security' }));
   let limiter = buildRateLimiter(config.limits, metrics.registry, securityLog);
-  const links = new Mesh({ senders: data.senders, peers: data.peers, receivers: data.receivers }, new TopicInterest(data.interest, data.index));
+  const links = new Mesh({ senders: data.senders, peers: data.peers, receivers: data.receivers }, new TopicInterest(data.interest, data.index), data.linkBytes);
   mesh = links;
   registerLinkDrops(metrics.registry, () => links.dropped);
   const s = new Shard({
