@@ -15,9 +15,11 @@ import { checkFiles, checkTrials } from './quick-checks.js';
 import { renderHtml } from './report/html.js';
 import { renderMarkdown } from './report/markdown.js';
 import { describe, flags, renderReport } from './report/table.js';
-import { ALL, selectScenarios } from './scenarios.js';
+import { ALL, QUICK_SLOW, SLOW, selectScenarios, splitSlow } from './scenarios.js';
 import type { Scenario } from './scenarios.js';
 import { RESULTS_DIR } from './paths.js';
+import { renderSlowTable } from './slow/report.js';
+import { checkSlowRuns, runSlowSuite } from './slow/suite.js';
 import { runSuite } from './suite.js';
 import { ratios, summarize } from './summary.js';
 import { evaluateTargets } from './targets.js';
@@ -33,7 +35,7 @@ async function main(): Promise<number> {
   });
   const argv = await yargs(hideBin(process.argv))
     .scriptName('npm run bench --')
-    .option('scenario', { type: 'string', describe: 'comma list of scenario names, or default | all | quick | cluster' })
+    .option('scenario', { type: 'string', describe: 'comma list of scenario names, or default | all | quick | cluster | users | rooms | scale | soak | tls | slow' })
     .option('repeat', { type: 'number', describe: 'rounds per scenario (default 3, 1 with --quick)' })
     .option('peers', {
       type: 'string',
@@ -60,12 +62,14 @@ async function main(): Promise<number> {
   if (argv.list) {
     const width = Math.max(...ALL.map((s) => s.name.length)) + 1;
     for (const s of ALL) console.log(`${s.name.padEnd(width)} ${describe(s)}${s.peers ? ` (peers: ${s.peers.join(', ')})` : ''}`);
+    for (const s of [...SLOW, ...QUICK_SLOW]) console.log(`${s.name.padEnd(width)} ${s.stalled} ${s.stalledRead ? 'reading' : 'stalled'} beside ${s.healthy} healthy, ${s.payloadBytes} B at ${s.rateMsgsPerS}/s for ${s.seconds} s (bench/slow/)`);
     return 0;
   }
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const repeat = argv.repeat ?? (argv.quick ? 1 : 3);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 50) throw new UsageError('--repeat must be an integer from 1 to 50');
-  const scenarios = selectScenarios(argv.scenario ?? (argv.quick ? 'quick' : 'default'));
+  const { slow, rest } = splitSlow(argv.scenario ?? (argv.quick ? 'quick' : 'default'));
+  const scenarios = selectScenarios(rest);
   const external = argv.url ? externalPeer(argv.url) : null;
   const namesFor = (s: Scenario): string[] => (external ? [external.name] : peerNamesFor(s, argv.peers, argv.quick));
   const requested: Peer[] = external ? [external] : selectPeers([...new Set(scenarios.flatMap(namesFor))].join(','));
@@ -94,7 +98,7 @@ async function main(): Promise<number> {
   const cpus = await planCpus(serverCpus);
   notes.push(cpus.note);
   log(cpus.note);
-  const loadgen = await buildLoadgen();
+  const loadgen = scenarios.length ? await buildLoadgen() : '';
   const machine = await describeMachine(cpus.note);
   const startedAt = new Date().toISOString();
   const stamp = startedAt.replace(/[:.]/g, '-');
@@ -109,30 +113,47 @@ async function main(): Promise<number> {
   const runtimes = new Map<string, Set<string>>();
   for (const t of trials) if (t.runtime !== undefined) (runtimes.get(t.peer) ?? runtimes.set(t.peer, new Set()).get(t.peer)!).add(t.runtime);
   if (runtimes.size) notes.push(`peers ran on: ${Array.from(runtimes, ([peer, r]) => `${peer} ${Array.from(r).join(' / ')}`).join('; ')}`);
+  const slowRuns = slow.length && !external ? await runSlowSuite({ scenarios: slow, peers: argv.peers, repeat, cpus, log, ...(relay ? { relay } : {}) }) : { runs: [], notes: [] };
+  if (slow.length && external) notes.push('slow-consumer scenarios not run against --url: they start their own peers');
+  notes.push(...slowRuns.notes);
   const ratioList = ratios(trials);
   // Quick runs are too small for the targets to mean anything.
   const targets = argv.quick ? [] : evaluateTargets(scenarios, summaries, ratioList);
-  console.log(renderReport(scenarios, summaries, ratioList, targets));
+  if (scenarios.length) console.log(renderReport(scenarios, summaries, ratioList, targets));
+  if (slowRuns.runs.length) console.log(`\nslow consumers (bench/slow/):\n${renderSlowTable(slowRuns.runs)}`);
   notes.push(`load average (1 min) ${loadAtStart[0]?.toFixed(2)} at start, ${loadavg()[0]?.toFixed(2)} at end, on ${cpus.cores} cores`);
   if (notes.length) console.log(`\nnotes:\n${notes.map((n) => `  ${n}`).join('\n')}`);
 
   mkdirSync(argv.out, { recursive: true });
   const jsonPath = path.join(argv.out, `${argv.quick ? 'quick-' : ''}${stamp}.json`);
   const htmlPath = path.join(argv.out, `${argv.quick ? 'quick-' : ''}${stamp}.html`);
-  const document = { version: 1, startedAt, machine, options: { repeat, quick: argv.quick, url: argv.url ?? null }, notes, scenarios, trials, summaries, ratios: ratioList, targets };
+  const document = {
+    version: 1,
+    startedAt,
+    machine,
+    options: { repeat, quick: argv.quick, url: argv.url ?? null },
+    notes,
+    scenarios,
+    trials,
+    summaries,
+    ratios: ratioList,
+    targets,
+    slow: { scenarios: slow, runs: slowRuns.runs },
+  };
   writeFileSync(jsonPath, `${JSON.stringify(document, null, 2)}\n`);
   writeFileSync(htmlPath, renderHtml({ title: 'websocket-relay fan-out bench', startedAt, machine, notes, scenarios, trials, summaries, ratios: ratioList, targets }));
   const mdPath = path.join(argv.out, `${argv.quick ? 'quick-' : ''}${stamp}.md`);
-  writeFileSync(mdPath, renderMarkdown(machine, summaries, ratioList, targets, flags, scenarios));
+  const slowMd = slowRuns.runs.length ? `\n## Slow consumers\n\n${renderSlowTable(slowRuns.runs)}\n` : '';
+  writeFileSync(mdPath, renderMarkdown(machine, summaries, ratioList, targets, flags, scenarios) + slowMd);
   console.log(`\nresults: ${path.relative(process.cwd(), jsonPath)}\nreport:  ${path.relative(process.cwd(), htmlPath)}\nmarkdown: ${path.relative(process.cwd(), mdPath)}`);
 
-  if (!argv.quick) return trials.length ? 0 : EXIT_HARNESS;
-  const problems = [...checkTrials(trials), ...checkFiles(jsonPath, htmlPath, trials.length)];
+  if (!argv.quick) return trials.length || slowRuns.runs.length ? 0 : EXIT_HARNESS;
+  const problems = [...checkTrials(trials), ...checkFiles(jsonPath, htmlPath, trials.length), ...checkSlowRuns(slow, slowRuns.runs)];
   if (problems.length) {
     console.log(`\nquick check FAILED:\n${problems.map((p) => `  ${p}`).join('\n')}`);
     return EXIT_HARNESS;
   }
-  console.log(`\nquick check passed: ${trials.length} runs, every message delivered once and in order, JSON and HTML well-formed`);
+  console.log(`\nquick check passed: ${trials.length} runs, every message delivered once and in order, JSON and HTML well-formed; ${slowRuns.runs.length} slow-consumer runs`);
   return 0;
 }
 

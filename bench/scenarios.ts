@@ -175,6 +175,51 @@ export const WORKERS: readonly Scenario[] = [
   { ...gridScenario('max', 5000, 500, 64), name: 'workers-rooms-500x10-max', rooms: 500, inflight: 1000, warmupS: 1, measureS: 3, sources: 2, peers: WORKER_PEERS },
 ];
 
+/**
+ * Slow consumers: `stalled` clients that complete the handshake and stop reading (with `stalledRead` they read
+ * everything: the run to compare with) beside `healthy` readers, while one publisher sends `payloadBytes` at
+ * `rateMsgsPerS` for `seconds`. Run by bench/slow/ (not the load generator): the healthy readers' loss and latency,
+ * peak RSS, how long until the server had closed every stalled connection, and what those clients read last.
+ */
+export interface SlowScenario {
+  readonly name: string;
+  readonly stalled: number;
+  readonly stalledRead: boolean;
+  readonly healthy: number;
+  readonly payloadBytes: number;
+  readonly rateMsgsPerS: number;
+  readonly seconds: number;
+  /** absent: relay, uws-raw, ws, gorilla */
+  readonly peers?: readonly string[];
+}
+
+/** 16 KiB at 50/s (800 KB/s into each socket) for 15 s: the issue's 1,000-stalled case, and its control run. */
+const SLOW_1K = { stalled: 1000, healthy: 4, payloadBytes: 16 * 1024, rateMsgsPerS: 50, seconds: 15 } as const;
+export const SLOW: readonly SlowScenario[] = [
+  { ...SLOW_1K, name: 'slow-1k-reading', stalledRead: true },
+  { ...SLOW_1K, name: 'slow-1k-stalled', stalledRead: false },
+];
+
+/** --quick: the slow-consumer harness on every default peer, 20 stalled clients for 2 s (checks it runs, never timing). */
+export const QUICK_SLOW: readonly SlowScenario[] = [{ ...SLOW_1K, name: 'quick-slow', stalled: 20, healthy: 2, seconds: 2, stalledRead: false }];
+
+/**
+ * Takes the slow-consumer scenarios out of a --scenario spec: the group `slow`, their names, and (for `quick`)
+ * QUICK_SLOW. `rest` is what selectScenarios gets (`quick` stays in it).
+ */
+export function splitSlow(spec: string): { slow: SlowScenario[]; rest: string } {
+  const slow: SlowScenario[] = [];
+  const rest: string[] = [];
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const named = [...SLOW, ...QUICK_SLOW].find((s) => s.name === part);
+    if (part === 'slow') slow.push(...SLOW);
+    else if (named) slow.push(named);
+    else rest.push(part);
+    if (part === 'quick') slow.push(...QUICK_SLOW);
+  }
+  return { slow, rest: rest.join(',') };
+}
+
 /** A grid scenario renamed `cluster-…`, comparing two relay instances over Redis with one relay process. */
 function clusterScenario(mode: Mode, subscribers: number, publishers: number, payloadBytes: number): Scenario {
   const grid = gridScenario(mode, subscribers, publishers, payloadBytes);

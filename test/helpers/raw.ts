@@ -1,6 +1,7 @@
 // Raw TCP access to the relay for tests that must misbehave: hand-written handshakes, crafted or broken frames.
 import { connect, type Socket } from 'node:net';
 import { onTestFinished } from 'vitest';
+import { frameHeads, pongFor } from './frame-heads.mjs';
 import { within } from './wait.js';
 
 /** A valid Sec-WebSocket-Key (RFC 6455's example). */
@@ -227,40 +228,10 @@ export function socketClosed(socket: Socket, ms = 10_000): Promise<void> {
  * reading). Only frame heads are parsed; payloads are skipped.
  */
 export function readAnsweringPings(socket: Socket, onBytes: (bytes: number) => void): void {
-  let head = Buffer.alloc(0);
-  let skip = 0;
+  const read = frameHeads({ onPing: (payload) => socket.write(pongFor(payload)) });
   socket.on('data', (chunk: Buffer) => {
     onBytes(chunk.length);
-    if (skip >= chunk.length) {
-      skip -= chunk.length;
-      return;
-    }
-    let buf = head.length > 0 ? Buffer.concat([head, chunk.subarray(skip)]) : chunk.subarray(skip);
-    skip = 0;
-    while (buf.length >= 2) {
-      const opcode = (buf[0] ?? 0) & 0x0f;
-      let len = (buf[1] ?? 0) & 0x7f;
-      let at = 2;
-      if (len === 126) {
-        if (buf.length < 4) break;
-        len = buf.readUInt16BE(2);
-        at = 4;
-      } else if (len === 127) {
-        if (buf.length < 10) break;
-        len = Number(buf.readBigUInt64BE(2));
-        at = 10;
-      }
-      if (opcode === Opcode.ping) {
-        if (buf.length < at + len) break;
-        socket.write(frame({ opcode: Opcode.pong, payload: Buffer.from(buf.subarray(at, at + len)) }));
-      } else if (buf.length < at + len) {
-        skip = at + len - buf.length;
-        buf = Buffer.alloc(0);
-        break;
-      }
-      buf = buf.subarray(at + len);
-    }
-    head = Buffer.from(buf);
+    read(chunk);
   });
   socket.resume();
 }
