@@ -1,8 +1,8 @@
 // Opens COUNT WebSocket connections to 127.0.0.1:PORT (64 handshakes at a time) and holds them: `stall` reads
 // nothing after the handshake, `read` reads everything and answers pings as any client does. Prints "ready N" once
 // all are open. When stdin closes, every connection reads again (answering pings) until all are closed, nothing has
-// arrived for a second, or FINAL_READ_MS passed, and one JSON line says what they saw: how many the server had
-// closed with a close frame (by code), without one, or not at all; then it exits.
+// arrived for a second, or FINAL_READ_MS passed (0, the default: no final read), and one JSON line says what they
+// saw: how many the server had closed with a close frame (by code), without one, or not at all; then it exits.
 // Usage: node holders.mjs PORT COUNT [stall|read] [FINAL_READ_MS]
 import { Buffer } from 'node:buffer';
 import { connect } from 'node:net';
@@ -13,7 +13,7 @@ import { frameHeads, pongFor } from '../../test/helpers/frame-heads.mjs';
 
 const [port, count] = process.argv.slice(2, 4).map(Number);
 const reading = process.argv[4] === 'read';
-const finalReadMs = Number(process.argv[5] ?? 5000);
+const finalReadMs = Number(process.argv[5] ?? 0);
 const request =
   'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
   'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
@@ -92,7 +92,7 @@ process.stdout.write(`ready ${held.length}\n`);
 process.stdin.resume();
 process.stdin.on('end', async () => {
   // Whatever the server closed while nobody read shows now: its data, then a close frame or not, then EOF.
-  if (!reading) for (const h of held) h.read(h.rest);
+  if (!reading && finalReadMs > 0) for (const h of held) h.read(h.rest);
   const deadline = Date.now() + finalReadMs;
   lastDataAt = Date.now();
   while (Date.now() < deadline && Date.now() - lastDataAt < IDLE_MS && held.some((h) => !h.closed)) await new Promise((r) => setTimeout(r, 50));
