@@ -14,7 +14,7 @@ import { registerBuildInfo } from './metrics/build-info.js';
 import { createMetrics, type RelayMetrics } from './metrics/registry.js';
 import { MetricsServer, Readiness } from './metrics/server.js';
 import { registerLinkDrops, registerThreadSeries, summedOver } from './metrics/threads.js';
-import { resolveLimits, type BackpressureGuard } from './relay/backpressure.js';
+import { backpressureReloadCheck, resolveLimits, type BackpressureGuard } from './relay/backpressure.js';
 import { defaultBackpressureBudget, memoryLimit } from './relay/memory.js';
 import { readCertificatePair, type Rotation } from './relay/tls.js';
 import { claimPort, loadUwsBuild, type UwsBuild } from './relay/uws.js';
@@ -211,6 +211,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     live.add({ name: 'relay', prepare: (next) => ({ commit: () => main.reconfigure(next.relay) }) });
     live.add({ name: 'log', prepare: (next) => ({ commit: () => setLogLevel(logger, next.log.level) }) });
     live.add(protection.reloadStep);
+    live.add(backpressureReloadCheck(() => main.guard.limits));
     for (const step of extensions.reloadSteps ?? []) live.add(step);
     // The worker threads apply what the main thread's steps applied: their hubs' relay keys, log level and rate limits.
     live.add({ name: 'workers', prepare: (next) => ({ commit: () => pool?.reload(next) }) });

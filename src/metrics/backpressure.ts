@@ -7,9 +7,9 @@ import { monotonic } from './registry.js';
 /**
  * Registers the series on `registry` and returns the observer the guard reports cuts to.
  * @param read the guard's state, read at scrape time
- * @param budgetBytes the effective relay.max_total_backpressure_bytes
+ * @param budgetBytes the effective relay.max_total_backpressure_bytes, read at scrape time (a reload may change it)
  */
-export function backpressureMetrics(registry: Registry, read: () => BackpressureState, budgetBytes: number): BackpressureObserver {
+export function backpressureMetrics(registry: Registry, read: () => BackpressureState, budgetBytes: () => number): BackpressureObserver {
   new Gauge({
     name: 'relay_backpressure_bytes',
     help: 'Bytes queued to clients over all open sockets at the last sweep, plus those still held by sockets ended as slow consumers',
@@ -23,7 +23,10 @@ export function backpressureMetrics(registry: Registry, read: () => Backpressure
     name: 'relay_backpressure_budget_bytes',
     help: 'relay.max_total_backpressure_bytes in effect (derived from the memory limit when configured as 0)',
     registers: [registry],
-  }).set(budgetBytes);
+    collect() {
+      this.set(budgetBytes());
+    },
+  });
   const cuts = new Counter({
     name: 'relay_slow_consumer_cuts_total',
     help: 'Slow consumers the relay disconnected itself, by trigger (soft_limit and stall get a 4008 close frame; budget is dropped)',

@@ -15,7 +15,9 @@
 // end() unsubscribes at once (nothing more is copied in) but the socket keeps its queue until the client reads it
 // or uWS's close timeout fires; `drain` fires only when a queue shrank, never for a fully stalled socket; close()
 // frees the queue at once, without a close frame.
-import type { RelayConfig } from '../config/schema.js';
+import type { Config, RelayConfig } from '../config/schema.js';
+import type { ReloadStep } from '../contracts.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SocketData } from './hub.js';
 import { CloseCode, type DisconnectReason } from './protocol.js';
@@ -142,14 +144,14 @@ export interface BackpressureState {
  * between two looks however fast it fills. `start()` begins sweeping; `close()` stops it (idempotent).
  */
 export class BackpressureGuard {
-  readonly #o: BackpressureOptions;
+  #o: BackpressureOptions;
   readonly #rooms = new Map<string, Room>();
   /** Publisher bytes between two scans of its room. */
-  readonly #checkpointBytes: number;
+  #checkpointBytes = 0;
   /** A queue at least this long, of a socket not known to be stalled, presses its room. */
-  readonly #pressureBytes: number;
+  #pressureBytes = 0;
   /** Bytes sent to a socket between two pings. */
-  readonly #pingEveryBytes: number;
+  #pingEveryBytes = 0;
   readonly #linger = new Ledger();
   #timer: NodeJS.Timeout | null = null;
   #lastLogAt = -Infinity;
@@ -158,13 +160,33 @@ export class BackpressureGuard {
 
   constructor(opts: BackpressureOptions) {
     this.#o = opts;
-    this.#pressureBytes = opts.softBytes;
-    this.#checkpointBytes = Math.max(1, Math.floor(opts.softBytes / 8));
-    this.#pingEveryBytes = Math.max(1, Math.floor(opts.softBytes * PING_EVERY_FRACTION));
+    this.#derive();
   }
 
   get budgetBytes(): number {
     return this.#o.budgetBytes;
+  }
+
+  /** The limits in force. */
+  get limits(): ResolvedLimits {
+    const { maxBytes, softBytes, maxStallMs, budgetBytes, lingerMs } = this.#o;
+    return { maxBytes, softBytes, maxStallMs, budgetBytes, lingerMs };
+  }
+
+  /**
+   * Applies reloaded limits to every socket from the next look on: the soft limit, the stall time and the budget.
+   * The hard limit (uWS's) and the close timeout are fixed when the app is built and stay.
+   */
+  setLimits(limits: ResolvedLimits): void {
+    this.#o = { ...this.#o, softBytes: limits.softBytes, maxStallMs: limits.maxStallMs, budgetBytes: limits.budgetBytes };
+    this.#derive();
+  }
+
+  #derive(): void {
+    const soft = this.#o.softBytes;
+    this.#pressureBytes = soft;
+    this.#checkpointBytes = Math.max(1, Math.floor(soft / 8));
+    this.#pingEveryBytes = Math.max(1, Math.floor(soft * PING_EVERY_FRACTION));
   }
 
   start(): void {
@@ -423,6 +445,23 @@ export function lingerMs(idleTimeoutS: number): number {
   let margin = 4;
   while (idleTimeoutS - margin * 2 >= margin * 2 && margin < 16) margin *= 2;
   return (margin + 4) * 1000;
+}
+
+/**
+ * The reload's check of the slow-consumer limits (each thread's guard applies them with the relay keys): a soft
+ * limit must stay under the hard limit in force, which needs a restart to change.
+ * @param inForce the limits of a running guard
+ */
+export function backpressureReloadCheck(inForce: () => ResolvedLimits): ReloadStep {
+  return {
+    name: 'backpressure',
+    prepare: (next: Config) => {
+      const maxBytes = inForce().maxBytes;
+      const soft = next.relay.soft_backpressure_bytes ?? Math.floor(next.relay.max_backpressure_bytes / 2);
+      if (soft >= maxBytes) throw new ConfigError([`relay.soft_backpressure_bytes: must be less than max_backpressure_bytes in force (${maxBytes} until a restart)`]);
+      return null;
+    },
+  };
 }
 
 /** The guard's limits resolved from `relay:` (nulls and zeros replaced by their derived defaults). */

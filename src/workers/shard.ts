@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { backpressureMetrics } from '../metrics/backpressure.js';
 import type { HubCounters, HubObserver, TopicWatcher } from '../relay/hub.js';
-import { BackpressureGuard, resolveLimits, type BackpressureState } from '../relay/backpressure.js';
+import { BackpressureGuard, resolveLimits, type BackpressureState, type ResolvedLimits } from '../relay/backpressure.js';
 import { pacedEnd } from '../relay/drain.js';
 import { Hub } from '../relay/hub.js';
 import { CloseCode } from '../relay/protocol.js';
@@ -50,6 +50,8 @@ export class Shard {
   #rotation: CertificateRotation | null = null;
   /** Rotations of replaced apps: closed (their private copies removed) with the shard. */
   readonly #retired: CertificateRotation[] = [];
+  /** This thread's slow-consumer limits from `relay:` (its share of the budget). */
+  readonly #limits: (relay: RelayConfig) => ResolvedLimits;
 
   /** @throws ConfigError when uWS cannot use the TLS files */
   constructor(opts: ShardOptions) {
@@ -58,13 +60,15 @@ export class Shard {
     this.#uws = build.uws;
     this.#logger = logger.child({ room: 'tls' });
     this.app = createApp(build.uws, config);
-
-    const total = resolveLimits(config.relay, opts.defaultBudget);
-    const limits = { ...total, budgetBytes: Math.floor(total.budgetBytes / opts.threads) };
+    this.#limits = (relay) => {
+      const total = resolveLimits(relay, opts.defaultBudget);
+      return { ...total, budgetBytes: Math.floor(total.budgetBytes / opts.threads) };
+    };
+    const limits = this.#limits(config.relay);
     const guard: BackpressureGuard = new BackpressureGuard({
       ...limits,
       cutter: () => hub,
-      observer: backpressureMetrics(opts.registry, (): BackpressureState => guard.state, limits.budgetBytes),
+      observer: backpressureMetrics(opts.registry, (): BackpressureState => guard.state, () => guard.budgetBytes),
       logger: logger.child({ room: 'backpressure' }),
       now: () => performance.now(),
     });
@@ -103,9 +107,10 @@ export class Shard {
     }
   }
 
-  /** The live relay keys (echo, max_payload_bytes) from a reloaded configuration. */
+  /** The live relay keys (echo, max_payload_bytes, the slow-consumer limits) from a reloaded configuration. */
   reconfigure(relay: RelayConfig): void {
     this.hub.reconfigure(relay);
+    this.guard.setLimits(this.#limits(relay));
   }
 
   /**
