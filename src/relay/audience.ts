@@ -14,23 +14,28 @@ export class Audience {
   readonly #rooms = new Map<string, Room>();
 
   /**
-   * Records `count` subscribers for `topic` (the subscription handler's newCount) and returns its Room. At 0 the
-   * topic is forgotten: the next subscriber gets a fresh Room (the old one's sockets have all left).
+   * Adds `delta` subscribers to `topic` (uWS reports each app's count; a hub with several apps adds their changes)
+   * and returns its Room with the count before, in one lookup. At 0 the topic is forgotten: the next subscriber gets
+   * a fresh Room (the old one's sockets have all left).
    */
-  update(topic: string, count: number): Room {
-    let room = this.#rooms.get(topic);
+  add(topic: string, delta: number): { room: Room; before: number } {
+    const found = this.#rooms.get(topic);
+    const before = found?.subscribers ?? 0;
+    const count = before + delta;
     if (count <= 0) {
-      this.#rooms.delete(topic);
-      if (room !== undefined) room.subscribers = 0;
-      return room ?? NO_ROOM;
+      if (found !== undefined) {
+        this.#rooms.delete(topic);
+        found.subscribers = 0;
+      }
+      return { room: found ?? NO_ROOM, before };
     }
-    if (room === undefined) {
-      room = { subscribers: count };
-      this.#rooms.set(topic, room);
-    } else {
-      room.subscribers = count;
+    if (found !== undefined) {
+      found.subscribers = count;
+      return { room: found, before };
     }
-    return room;
+    const room = { subscribers: count };
+    this.#rooms.set(topic, room);
+    return { room, before };
   }
 
   /** Subscribers of `topic` now; 0 for a topic nobody joined. A lookup by string: not for the local message path. */

@@ -259,8 +259,7 @@ export class Hub {
       subscription: (ws, topic, newCount, oldCount) => {
         const name = Buffer.from(topic).toString();
         // newCount is this app's; the hub counts over all its apps.
-        const before = audience.size(name);
-        const room = audience.update(name, before + newCount - oldCount);
+        const { room, before } = audience.add(name, newCount - oldCount);
         if (topics !== undefined) {
           if (before === 0 && room.subscribers > 0) topics.joined(name);
           else if (before > 0 && room.subscribers === 0) topics.left(name);

@@ -181,10 +181,6 @@ export class WorkerPool {
     return pool;
   }
 
-  get size(): number {
-    return this.#workers.length;
-  }
-
   /**
    * Every worker's registry as JSON (prom-client's getMetricsAsJSON), for the main thread to sum. A draining worker
    * still answers (a drain paced over drain_spread_s lasts that long, and a scrape must not wait it out); one that has
