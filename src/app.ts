@@ -244,6 +244,8 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     lifecycle.add('websocket clients', async () => {
       // Every thread at once; with drain_spread_s, each paces its own closes over that window.
       const spreadMs = live.config.shutdown.drain_spread_s * 1000;
+      // Before any thread is told: a thread still listening must not admit a client the drain has already passed.
+      gateState.drain();
       await Promise.all([main.drain(spreadMs), pool?.drain(spreadMs)]);
       drained = true;
     });

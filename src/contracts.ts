@@ -54,6 +54,8 @@ export interface UpgradeGate {
   /** Reserves a place for a socket about to open; null when it got one. The hub calls release() when that socket closes. */
   take(): Refusal | null;
   release(): void;
+  /** True once the process is shutting down (set on any thread): the hub refuses with 503 `draining`. */
+  readonly draining?: boolean;
 }
 
 declare const socketBrand: unique symbol;

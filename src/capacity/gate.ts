@@ -32,6 +32,7 @@ const CHECKS = 1;
 const OVERLOADED = 2;
 const CAP = 3;
 const CAP_REASON = 4;
+const DRAINING = 5;
 const FIRST_THREAD = 8;
 /** CAP's value for "no cap". */
 const NO_CAP = -1;
@@ -108,6 +109,16 @@ export class GateState {
     return worst;
   }
 
+  /** True once the process began its drain: from then on no thread admits an upgrade, listening or not. */
+  get draining(): boolean {
+    return Atomics.load(this.#cells, DRAINING) === 1;
+  }
+
+  /** The drain began: every thread's gate refuses upgrades at once, before each thread has closed its listener. */
+  drain(): void {
+    Atomics.store(this.#cells, DRAINING, 1);
+  }
+
   get cells(): Int32Array {
     return this.#cells;
   }
@@ -156,6 +167,11 @@ export class CapacityGate implements UpgradeGate {
 
   get overloaded(): boolean {
     return Atomics.load(this.#cells, OVERLOADED) === 1;
+  }
+
+  /** Set by GateState.drain on any thread: the process is shutting down. */
+  get draining(): boolean {
+    return Atomics.load(this.#cells, DRAINING) === 1;
   }
 
   /** Set by the load monitor; while true, every upgrade on every thread is refused with 503 `overloaded`. */

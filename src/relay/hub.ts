@@ -580,7 +580,7 @@ export class Hub {
     };
 
     if (this.#refusedHandshake(res, req.getHeader('sec-websocket-version'), key)) return;
-    if (this.#closing) {
+    if (this.#closing || gate?.draining === true) {
       refuse('503 Service Unavailable', 'draining', 'server is shutting down');
       return;
     }
@@ -600,7 +600,7 @@ export class Hub {
     });
     const info: UpgradeInfo = { url, query: req.getQuery(), headers, peerIp };
     const settle = (verdict: AdmissionVerdict): void => {
-      if (this.#closing) {
+      if (this.#closing || gate?.draining === true) {
         if (verdict.ok) admission.closed?.(verdict.state);
         refuse('503 Service Unavailable', 'draining', 'server is shutting down');
         return;

@@ -186,6 +186,22 @@ describe('worker threads: the process', () => {
     expect(await within(run.exited, 15_000, 'the relay to exit')).toBe(0);
   });
 
+  it('once the drain has begun, no thread admits a new client, even one that has not closed its listener yet', async () => {
+    const run = runCli(['--config-file', files.configFile(`${LOOPBACK}shutdown: { timeout_s: 10 }\n`), '--set', 'server.workers=3']);
+    const { ws_port, metrics_port } = await listening(run);
+    const relay = { url: `ws://127.0.0.1:${ws_port}`, metricsUrl: `http://127.0.0.1:${metrics_port}/metrics` };
+    const clients = await spread(relay, 3, 6);
+    run.child.kill('SIGTERM');
+    // The first 1001 from any thread: the drain has begun. Every thread is asked at once, the kernel spreads these.
+    await Promise.race(clients.map((c) => c.closed));
+    const late = await Promise.allSettled(Array.from({ length: 12 }, () => new TestClient(relay.url).opened(5000)));
+    for (const attempt of late) {
+      if (attempt.status === 'fulfilled') void attempt.value.terminate();
+      expect(attempt.status).toBe('rejected');
+    }
+    expect(await within(run.exited, 12_000, 'the relay to exit')).toBe(0);
+  });
+
   it('a second relay on the same port exits 4 even when both run several threads', async () => {
     const first = runCli(['--config-file', files.configFile(`${LOOPBACK}`), '--set', 'server.workers=2']);
     const { ws_port } = await listening(first);

@@ -73,6 +73,14 @@ describe('capacity gate', () => {
     main.overloaded = true;
     expect(third.overloaded).toBe(true);
   });
+
+  it('tells every thread’s gate at once that the process is draining', () => {
+    const buffer = GateState.allocate(2);
+    const worker = gateOn(null, { buffer, threads: 2, thread: 1 });
+    expect(worker.draining).toBe(false);
+    new GateState(buffer, 0).drain();
+    expect(worker.draining).toBe(true);
+  });
 });
 
 describe('event-loop delay across threads', () => {
