@@ -9,8 +9,11 @@ import { within } from './wait.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
-/** Config text that binds both listeners to loopback on free ports. */
-export const LOOPBACK = 'server: { host: 127.0.0.1, port: 0 }\nmetrics: { host: 127.0.0.1, port: 0 }\n';
+/**
+ * Config text that binds both listeners to loopback on free ports, without admission on event-loop delay: a loaded
+ * test machine can delay any process's loop past the limit, and the relay would refuse fresh clients with 503.
+ */
+export const LOOPBACK = 'server: { host: 127.0.0.1, port: 0 }\nmetrics: { host: 127.0.0.1, port: 0 }\nlimits: { max_event_loop_delay_ms: 0 }\n';
 
 /** A fresh temporary folder (`dir`) and a writer that puts each config text into a new YAML file there. */
 export function configFiles(prefix: string): { dir: string; configFile: (text: string) => string } {

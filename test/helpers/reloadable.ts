@@ -25,7 +25,13 @@ export interface ReloadableRelay extends TestRelay {
   write(overrides: ConfigInput | string): void;
 }
 
-const BASE: ConfigInput = { server: { host: '127.0.0.1', port: 0 }, metrics: { host: '127.0.0.1', port: 0 }, log: { level: 'info' } };
+/** As testConfig's base (relay.ts): no admission on event-loop delay, which a loaded test machine can trip. */
+const BASE: ConfigInput = {
+  server: { host: '127.0.0.1', port: 0 },
+  metrics: { host: '127.0.0.1', port: 0 },
+  log: { level: 'info' },
+  limits: { max_event_loop_delay_ms: 0 },
+};
 
 /** Starts a relay from a YAML file holding `overrides` over a loopback, port-0 base; closed when the test ends. */
 export async function startReloadable(overrides: ConfigInput = {}): Promise<ReloadableRelay> {

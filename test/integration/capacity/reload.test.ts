@@ -5,7 +5,7 @@ import { startReloadable } from '../../helpers/reloadable.js';
 
 describe('capacity limits on reload', () => {
   it('changed max_event_loop_delay_ms and max_memory_bytes need a restart; max_connections and the rest are applied', async () => {
-    const relay = await startReloadable({ limits: { max_connections: 10 } });
+    const relay = await startReloadable({ limits: { max_connections: 10, max_event_loop_delay_ms: 500 } });
     relay.write({ relay: { echo: false }, limits: { max_connections: 20, max_event_loop_delay_ms: 900, max_memory_bytes: 1 << 30 } });
     const result = relay.reload('SIGHUP');
     expect(result.ok).toBe(true);
