@@ -34,12 +34,20 @@ async function openTracked(relay: TestRelay, path = '/', options?: ConstructorPa
   return { client, thread };
 }
 
-/** Opens clients until every thread holds `each`; returns them grouped by thread. */
-async function onEveryThread(relay: TestRelay, each: number, path = '/', options?: ConstructorParameters<typeof TestClient>[1]): Promise<TestClient[][]> {
+/**
+ * Opens clients until every thread holds `each`; returns them grouped by thread. The kernel picks each client's
+ * thread, so how many opens that takes varies: `path` may be a function, called for each client.
+ */
+async function onEveryThread(
+  relay: TestRelay,
+  each: number,
+  path: string | (() => Promise<string>) = '/',
+  options?: ConstructorParameters<typeof TestClient>[1],
+): Promise<TestClient[][]> {
   const byThread: TestClient[][] = Array.from({ length: relay.workers }, () => []);
   for (let n = 0; n < 60 * relay.workers * each; n++) {
     if (byThread.every((list) => list.length >= each)) return byThread;
-    const { client, thread } = await openTracked(relay, path, options);
+    const { client, thread } = await openTracked(relay, typeof path === 'string' ? path : await path(), options);
     byThread[thread]?.push(client);
   }
   throw new Error(`clients never reached every thread: ${byThread.map((l) => l.length).join('/')}`);
@@ -117,24 +125,39 @@ describe('worker threads under churn', () => {
     let only = mainSide[1]![0]!;
     const perRound = 200;
     for (let round = 0; round < 4; round++) {
-      // The burst runs in the background while the only subscriber on thread 1 is replaced.
+      // The burst runs in the background while the only subscriber on thread 1 is replaced: at most 20,000 messages
+      // before the newcomer joins (on a loaded machine, finding a client that lands on thread 1 may take longer than
+      // that: the burst then waits for it), and 20,000 after.
       let seq = 0;
+      let joinedAt = -1;
       let stop = false;
+      let wake = (): void => {};
+      const joinedOrStopped = new Promise<void>((resolve) => (wake = resolve));
       const burst = (async () => {
-        while (!stop && seq < 20_000) {
+        while (!stop) {
+          if (seq >= (joinedAt < 0 ? 0 : joinedAt) + 20_000) {
+            if (joinedAt >= 0) break;
+            await joinedOrStopped;
+            continue;
+          }
           for (let k = 0; k < 20; k++) sender.send(`s:${round * 1_000_000 + seq++}`);
           await turn();
         }
       })();
-      await within(only.received(20), 10_000, 'the old subscriber to get part of the burst');
-      await only.close(1000);
       let next: { client: TestClient; thread: number };
-      do next = await openTracked(relay, '/r');
-      while (next.thread !== 1 && (await next.client.close(1000)));
-      const joinedAt = seq;
-      await within(next.client.received(perRound), 10_000, 'the newcomer to get the burst');
-      stop = true;
-      await burst;
+      try {
+        await within(only.received(20), 10_000, 'the old subscriber to get part of the burst');
+        await only.close(1000);
+        do next = await openTracked(relay, '/r');
+        while (next.thread !== 1 && (await next.client.close(1000)));
+        joinedAt = seq;
+        wake();
+        await within(next.client.received(perRound), 10_000, 'the newcomer to get the burst');
+      } finally {
+        stop = true;
+        wake();
+        await burst;
+      }
       const last = round * 1_000_000 + seq - 1;
       sender.send(`s:${last + 1}`);
       await until(() => next.client.inbox.at(-1)?.text === `s:${last + 1}`, 10_000, 'the last message of the round');
@@ -231,9 +254,10 @@ describe('worker threads: caps and credentials across threads', () => {
 
   it('a token that expires ends its socket with 4001 on every thread, and each thread forgets it', async () => {
     const relay = await startRelay({ server: { workers: 3 }, security: { auth: 'jwt', jwt: { secret: SECRET, clock_tolerance_s: 0 } } });
-    const short = await sign(Math.floor(Date.now() / 1000) + 4);
     const long = await sign(Math.floor(Date.now() / 1000) + 600);
-    const expiring = (await onEveryThread(relay, 1, `/?token=${short}`)).flat();
+    // Each client's token is signed as it connects, valid 4 to 5 s from then: however long reaching every thread
+    // takes on a loaded machine, none has expired before its handshake.
+    const expiring = (await onEveryThread(relay, 1, async () => `/?token=${await sign(Math.floor(Date.now() / 1000) + 5)}`)).flat();
     const staying = await openTracked(relay, `/?token=${long}`);
     const closes = await Promise.all(expiring.map((c) => within(c.closed, 10_000, 'the expiry close')));
     expect(closes.map((c) => c.code)).toEqual(expiring.map(() => 4001));
