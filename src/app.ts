@@ -198,7 +198,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
     lifecycle.add('backpressure sweep', () => main.guard.close());
     if (mesh !== null) lifecycle.add('thread links', () => mesh.close());
     logger.info(
-      { budget_bytes: main.guard.budgetBytes * threads.count, soft_bytes: config.relay.soft_backpressure_bytes, max_stall_s: config.relay.max_stall_s },
+      { budget_bytes: main.guard.budgetBytes * threads.count, soft_bytes: config.relay.soft_backpressure_bytes, max_stall_s: config.relay.max_stall_s, read_timeout_s: config.relay.read_timeout_s },
       'slow-consumer limits',
     );
     const live = new ConfigReloader({

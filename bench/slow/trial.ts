@@ -1,7 +1,7 @@
 // One slow-consumer run: a fresh peer, N held connections that stop reading (holders.mjs, its own process), M
 // healthy `ws` readers and one publisher in this process at a fixed rate. Latency is measured from each message's
 // intended send time, so a server that stalls cannot hide it by also stalling the sender.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -108,10 +108,18 @@ export async function runSlowTrial(input: SlowTrialInput): Promise<SlowRun> {
     const ticks0 = sum(pids, cpuTicks);
     const t0 = performance.now();
     let allCutAt: number | null = null;
+    let counting = false;
     sampler = setInterval(() => {
       peakKiB = Math.max(peakKiB, sum(pids, rssKiB));
-      // every connection but the healthy readers and the publisher closed by the server
-      if (allCutAt === null && !s.stalledRead && established(port) <= s.healthy + 1) allCutAt = performance.now() - t0;
+      // Every connection but the healthy readers and the publisher closed by the server. `ss` runs beside this
+      // process's event loop (which times the healthy readers), one at a time; the time is when it was asked.
+      if (allCutAt !== null || s.stalledRead || counting) return;
+      counting = true;
+      const askedAt = performance.now() - t0;
+      void established(port).then((n) => {
+        counting = false;
+        if (allCutAt === null && n !== null && n <= s.healthy + 1) allCutAt = askedAt;
+      });
     }, SAMPLE_MS);
 
     const total = s.seconds * s.rateMsgsPerS;
@@ -186,10 +194,13 @@ async function probe(publisher: WebSocket, readers: readonly WebSocket[]): Promi
   for (const [r, l] of listeners) r.off('message', l);
 }
 
-/** Server-side established TCP connections on `port` (`ss`). */
-function established(port: number): number {
-  const out = execFileSync('ss', ['-Htn', 'state', 'established', `sport = :${port}`], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.trim() !== '').length;
+/** Server-side established TCP connections on `port` (`ss`); null when it failed. */
+function established(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    execFile('ss', ['-Htn', 'state', 'established', `sport = :${port}`], { encoding: 'utf8', maxBuffer: 64 << 20 }, (err, out) => {
+      resolve(err ? null : out.split('\n').filter((l) => l.trim() !== '').length);
+    });
+  });
 }
 
 /** Resolves with the holders' JSON line (the last line it prints before exiting). */

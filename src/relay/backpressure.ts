@@ -6,9 +6,11 @@
 // Read receipts: the kernel takes megabytes for a client that has stopped reading before uWS queues a byte (its
 // send buffer grows to tcp_wmem's maximum), and writing into a thousand such sockets costs the relay's CPU in the
 // kernel and, past tcp_mem, slows every socket of the machine. So every socket that was sent another
-// PING_EVERY_FRACTION of the soft limit gets a ping, queued behind that data: its pong proves the client read up
-// to there. A client that leaves a ping unanswered for PONG_WAIT_MS while the soft limit's worth of bytes were sent
-// past its last pong is ended as over the soft limit, wherever those bytes wait (uWS or the kernel).
+// PING_EVERY_FRACTION of the soft limit gets a ping, queued behind that data, carrying how many bytes its room had
+// been sent by then: the pong proves the client read up to there. A client that answers none of its pings for
+// relay.read_timeout_s while the soft limit's worth of bytes were sent past the last one it answered is ended as
+// over the soft limit, wherever those bytes wait (uWS or the kernel). A reader far behind but reading answers one
+// ping after another, so it is judged by its queue, not by how late its answers are.
 //
 // uWS facts this relies on (WebSocket.h, 20.30 and 20.57 alike): send() drops a frame once the queue is over
 // maxBackpressure, the close frame of end() included, so the close frame needs a soft limit below the hard one;
@@ -39,9 +41,6 @@ const FIRST_DRAIN_MS = 250;
 /** A socket that has drained before counts as stalled once it has not drained for this long (ms): a busy reader's process may pause. */
 const NEXT_DRAIN_MS = 1000;
 
-/** A ping unanswered this long (ms) marks a client as not reading; any RFC 6455 client answers one when it reads it. */
-export const PONG_WAIT_MS = 1000;
-
 /** A socket gets a ping each time it was sent this fraction of the soft limit since its last ping. */
 const PING_EVERY_FRACTION = 1 / 4;
 
@@ -63,8 +62,8 @@ export class FlowState {
   pingBytes = 0;
   /** Traffic.bytes at the last ping the client answered: it has read everything sent before. */
   readTo = 0;
-  /** Clock time (ms) of the ping not answered yet; -1 when none is outstanding. */
-  pingSince = -1;
+  /** Clock time (ms) since which the client has answered none of its pings; -1 when none is outstanding. */
+  owingSince = -1;
   /** The room's byte counter, set when the socket joins. */
   traffic: Traffic = NO_TRAFFIC;
 }
@@ -75,6 +74,10 @@ export interface Traffic {
 }
 
 const NO_TRAFFIC: Traffic = { bytes: 0 };
+
+/** A read receipt's payload: the room's byte count when the ping was sent (uWS copies it into the frame). */
+const PING_VALUE = new Float64Array(1);
+const PING_PAYLOAD = new Uint8Array(PING_VALUE.buffer);
 
 /** What the guard needs from the hub: it decides, the hub acts. */
 export interface SocketCutter {
@@ -119,7 +122,7 @@ interface Queued {
   readonly unproven: boolean;
   /** No progress for relay.max_stall_s. */
   readonly overdue: boolean;
-  /** A ping unanswered for PONG_WAIT_MS with the soft limit's worth of bytes sent past the last one answered. */
+  /** No ping answered for relay.read_timeout_s, with the soft limit's worth of bytes sent past the last one answered. */
   readonly unread: boolean;
   trigger: CutTrigger | null;
 }
@@ -169,16 +172,17 @@ export class BackpressureGuard {
 
   /** The limits in force. */
   get limits(): ResolvedLimits {
-    const { maxBytes, softBytes, maxStallMs, budgetBytes, lingerMs } = this.#o;
-    return { maxBytes, softBytes, maxStallMs, budgetBytes, lingerMs };
+    const { maxBytes, softBytes, maxStallMs, readTimeoutMs, budgetBytes, lingerMs } = this.#o;
+    return { maxBytes, softBytes, maxStallMs, readTimeoutMs, budgetBytes, lingerMs };
   }
 
   /**
-   * Applies reloaded limits to every socket from the next look on: the soft limit, the stall time and the budget.
-   * The hard limit (uWS's) and the close timeout are fixed when the app is built and stay.
+   * Applies reloaded limits to every socket from the next look on: the soft limit, the stall time, the read timeout
+   * and the budget. The hard limit (uWS's) and the close timeout are fixed when the app is built and stay.
    */
   setLimits(limits: ResolvedLimits): void {
-    this.#o = { ...this.#o, softBytes: limits.softBytes, maxStallMs: limits.maxStallMs, budgetBytes: limits.budgetBytes };
+    const { softBytes, maxStallMs, readTimeoutMs, budgetBytes } = limits;
+    this.#o = { ...this.#o, softBytes, maxStallMs, readTimeoutMs, budgetBytes };
     this.#derive();
   }
 
@@ -230,12 +234,15 @@ export class BackpressureGuard {
     data.flow.drainedAt = this.#o.now();
   }
 
-  /** uWS `pong`: the client read everything sent before the ping it answers. */
-  ponged(data: SocketData): void {
+  /** uWS `pong`: the client read everything its room was sent before the ping it answers (the ping's payload). */
+  ponged(data: SocketData, message: ArrayBuffer): void {
+    if (message.byteLength !== PING_PAYLOAD.byteLength) return; // uWS's own keep-alive ping has none
     const flow = data.flow;
-    if (flow.pingSince < 0) return; // uWS's own keep-alive ping
-    flow.readTo = flow.pingBytes;
-    flow.pingSince = -1;
+    const readTo = new Float64Array(message)[0]!;
+    // Only what the relay asked: a pong cannot claim more than was sent, nor take back what was read.
+    if (!(readTo > flow.readTo && readTo <= flow.pingBytes)) return;
+    flow.readTo = readTo;
+    flow.owingSince = readTo === flow.pingBytes ? -1 : this.#o.now();
   }
 
   /**
@@ -316,16 +323,18 @@ export class BackpressureGuard {
     /** Readers (drained lately) past the pressure threshold, and sockets not known to read or not. */
     let pressedReaders = 0;
     let pressedUnproven = 0;
+    const readTimeoutMs = o.readTimeoutMs;
     for (const [ws, data] of room.sockets) {
       const bytes = ws.getBufferedAmount();
       const flow = data.flow;
       let unanswered = false;
-      if (flow.pingSince >= 0) {
-        unanswered = now - flow.pingSince >= PONG_WAIT_MS;
-      } else if (room.bytes - flow.pingBytes >= this.#pingEveryBytes) {
-        flow.pingBytes = room.bytes;
-        flow.pingSince = now;
-        ws.ping();
+      if (readTimeoutMs > 0) {
+        if (room.bytes - flow.pingBytes >= this.#pingEveryBytes) {
+          flow.pingBytes = PING_VALUE[0] = room.bytes;
+          if (flow.owingSince < 0) flow.owingSince = now;
+          ws.ping(PING_PAYLOAD);
+        }
+        unanswered = flow.owingSince >= 0 && now - flow.owingSince >= readTimeoutMs;
       }
       const unread = unanswered && room.bytes - flow.readTo >= o.softBytes;
       if (bytes === 0 && !unread) {
@@ -472,6 +481,8 @@ export interface ResolvedLimits {
   readonly softBytes: number;
   /** relay.max_stall_s in ms; 0 = off. */
   readonly maxStallMs: number;
+  /** relay.read_timeout_s in ms; 0 = no read receipts. */
+  readonly readTimeoutMs: number;
   /** Total bytes queued over every socket. */
   readonly budgetBytes: number;
   /** How long a socket ended with a close frame may keep its queue before uWS closes it (ms). */
@@ -487,6 +498,7 @@ export function resolveLimits(relay: RelayConfig, defaultBudget: () => number): 
     maxBytes: relay.max_backpressure_bytes,
     softBytes: relay.soft_backpressure_bytes ?? Math.floor(relay.max_backpressure_bytes / 2),
     maxStallMs: relay.max_stall_s * 1000,
+    readTimeoutMs: relay.read_timeout_s * 1000,
     budgetBytes: relay.max_total_backpressure_bytes > 0 ? relay.max_total_backpressure_bytes : defaultBudget(),
     lingerMs: lingerMs(relay.idle_timeout_s),
   };

@@ -62,7 +62,7 @@ export interface FlowControl {
   /** uWS `drain`: the socket's queue shrank. */
   drained(data: SocketData): void;
   /** uWS `pong`: the client answered a ping. */
-  ponged(data: SocketData): void;
+  ponged(data: SocketData, message: ArrayBuffer): void;
   /** Returns false to drop a message at its publisher. Called after the limiter, before the fan-out. */
   allow(data: SocketData, bytes: number): boolean;
   /**
@@ -255,7 +255,7 @@ export class Hub {
       },
       ...(flow === undefined
         ? {}
-        : { drain: (ws: WebSocket<SocketData>) => flow.drained(ws.getUserData()), pong: (ws: WebSocket<SocketData>) => flow.ponged(ws.getUserData()) }),
+        : { drain: (ws: WebSocket<SocketData>) => flow.drained(ws.getUserData()), pong: (ws: WebSocket<SocketData>, message: ArrayBuffer) => flow.ponged(ws.getUserData(), message) }),
       subscription: (ws, topic, newCount, oldCount) => {
         const name = Buffer.from(topic).toString();
         // newCount is this app's; the hub counts over all its apps.

@@ -16,6 +16,7 @@ export const LIVE_KEYS: readonly string[] = [
   'relay.max_payload_bytes',
   'relay.soft_backpressure_bytes',
   'relay.max_stall_s',
+  'relay.read_timeout_s',
   'relay.max_total_backpressure_bytes',
   'log.level',
   'shutdown',

@@ -46,7 +46,7 @@ describe('memory limit', () => {
 describe('limits', () => {
   it('defaults: soft limit half the hard one, stall 10 s, budget derived from memory', () => {
     const limits = resolveLimits(parseConfig({}).relay, () => 123);
-    expect(limits).toEqual({ maxBytes: 1048576, softBytes: 524288, maxStallMs: 10_000, budgetBytes: 123, lingerMs: 20_000 });
+    expect(limits).toEqual({ maxBytes: 1048576, softBytes: 524288, maxStallMs: 10_000, readTimeoutMs: 1000, budgetBytes: 123, lingerMs: 20_000 });
   });
 
   it('explicit values win, and the memory limit is not read then', () => {

@@ -33,6 +33,7 @@ describe('schema', () => {
       max_backpressure_bytes: 1048576,
       soft_backpressure_bytes: null,
       max_stall_s: 10,
+      read_timeout_s: 1,
       max_total_backpressure_bytes: 0,
     });
     expect(config.metrics).toEqual({ enabled: true, host: '0.0.0.0', port: 9090, path: '/metrics', reload_endpoint: false });

@@ -58,9 +58,9 @@ describe('slow-consumer limits on reload', () => {
   it('with several uWS threads, every thread takes the new limits; the budget gauge sums their shares', async () => {
     const relay = await startReloadable({ server: { workers: 2 }, relay: { max_total_backpressure_bytes: 64 * 1024 * 1024 } });
     expect(metricValue(await scrape(relay.metricsUrl), 'relay_backpressure_budget_bytes')).toBe(64 * 1024 * 1024);
-    relay.write({ server: { workers: 2 }, relay: { max_total_backpressure_bytes: 256 * 1024 * 1024, max_stall_s: 3 } });
+    relay.write({ server: { workers: 2 }, relay: { max_total_backpressure_bytes: 256 * 1024 * 1024, max_stall_s: 3, read_timeout_s: 0.25 } });
     expect(relay.reload('SIGHUP')).toMatchObject({ ok: true, restartOnly: [] });
-    expect(relay.backpressure.limits).toMatchObject({ budgetBytes: 128 * 1024 * 1024, maxStallMs: 3000 });
+    expect(relay.backpressure.limits).toMatchObject({ budgetBytes: 128 * 1024 * 1024, maxStallMs: 3000, readTimeoutMs: 250 });
     expect(metricValue(await scrape(relay.metricsUrl), 'relay_backpressure_budget_bytes')).toBe(256 * 1024 * 1024);
   });
 });

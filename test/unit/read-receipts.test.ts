@@ -1,0 +1,136 @@
+// Read receipts: the pings the slow-consumer guard queues behind each socket's data, and what their answers prove.
+// The guard runs on a clock of its own here and on stand-in sockets, so the timing of every ping and pong is exact.
+import { describe, expect, it } from 'vitest';
+import { BackpressureGuard, FlowState, type CutTrigger } from '../../src/relay/backpressure.js';
+import type { SocketData } from '../../src/relay/hub.js';
+import type { WebSocket } from '../../src/relay/uws.js';
+import { createLogger } from '../../src/logger.js';
+
+/**
+ * A socket whose queue stays empty (its bytes wait in the kernel) and whose client answers a ping sent at clock time
+ * `at` lagMs(at) later (null: never).
+ */
+class StandIn {
+  readonly data = { topic: 'relay', flow: new FlowState() } as SocketData;
+  /** The pings sent and not answered yet, oldest first: payload and clock time. */
+  readonly pings: { payload: ArrayBuffer; at: number }[] = [];
+  sent = 0;
+  ended: number | null = null;
+  constructor(
+    readonly lagMs: ((at: number) => number) | null,
+    private readonly clock: () => number,
+  ) {}
+  getBufferedAmount(): number {
+    return 0;
+  }
+  ping(payload: Uint8Array): number {
+    this.pings.push({ payload: payload.slice().buffer, at: this.clock() });
+    this.sent++;
+    return 1;
+  }
+  get ws(): WebSocket<SocketData> {
+    return this as unknown as WebSocket<SocketData>;
+  }
+}
+
+const SOFT = 512 * 1024;
+const CHUNK = 16 * 1024;
+
+function guarded(readTimeoutMs: number) {
+  let now = 0;
+  const cuts: CutTrigger[] = [];
+  const guard = new BackpressureGuard({
+    maxBytes: 2 * SOFT,
+    softBytes: SOFT,
+    maxStallMs: 0,
+    readTimeoutMs,
+    budgetBytes: 1 << 30,
+    lingerMs: 20_000,
+    now: () => now,
+    logger: createLogger('silent'),
+    observer: { cut: (trigger) => cuts.push(trigger) },
+    cutter: () => ({
+      endSocket: (ws, _reason, code) => end(ws, code),
+      dropSocket: (ws) => end(ws, 1006),
+    }),
+  });
+  const sockets: StandIn[] = [];
+  const end = (ws: WebSocket<SocketData>, code: number): void => {
+    const s = ws as unknown as StandIn;
+    s.ended = code;
+    guard.closed(ws, s.data);
+  };
+  const socket = (lagMs: ((at: number) => number) | null): StandIn => {
+    const s = new StandIn(lagMs, () => now);
+    guard.opened(s.ws, s.data);
+    sockets.push(s);
+    return s;
+  };
+  // The publisher reads its own messages (relay.echo) and answers at once.
+  const publisher = socket(() => 0);
+  return {
+    guard,
+    cuts,
+    socket,
+    /**
+     * 16 KiB published every 20 ms (800 KB/s into every socket) for `ms`, the guard sweeping every 100 ms, each client
+     * answering its pings when its lag has passed. Returns when the first socket was ended (clock ms), or -1.
+     */
+    run(ms: number, each: () => void = () => {}): number {
+      let firstEnd = -1;
+      for (const stop = now + ms; now < stop; now += 20) {
+        guard.allow(publisher.data, CHUNK);
+        if (now % 100 === 0) guard.sweep();
+        for (const s of sockets) {
+          while (s.lagMs !== null && s.pings.length > 0 && now - s.pings[0]!.at >= s.lagMs(s.pings[0]!.at)) guard.ponged(s.data, s.pings.shift()!.payload);
+        }
+        each();
+        if (firstEnd < 0 && cuts.length > 0) firstEnd = now;
+      }
+      return firstEnd;
+    },
+  };
+}
+
+describe('read receipts', () => {
+  it('end a client that answers no ping for read_timeout_s once the soft limit was sent past what it read', () => {
+    const relay = guarded(1000);
+    const stalled = relay.socket(null);
+    const endedAt = relay.run(5000);
+    expect(stalled.ended).toBe(4008);
+    expect(relay.cuts).toEqual(['soft_limit']);
+    // Its first ping went out once a quarter of the soft limit was sent (~160 ms); it was ended a second later.
+    expect(endedAt).toBeGreaterThanOrEqual(1000);
+    expect(endedAt).toBeLessThanOrEqual(1400);
+  });
+
+  it('keep a reader that is far behind but reads: each answer it gives is progress', () => {
+    const relay = guarded(1000);
+    // After 2 s it reads at two thirds of the stream's rate until it is 2 s behind (answering each ping that much later),
+    // then keeps up again: soon over read_timeout_s behind, never silent that long. Its queue is the kernel's.
+    const late = relay.socket((at) => Math.min(2000, Math.max(0, (at - 2000) / 2)));
+    relay.run(10_000);
+    expect([late.ended, relay.cuts.length]).toEqual([null, 0]);
+    expect(late.sent).toBeGreaterThan(40);
+    expect(late.ended).toBeNull();
+    expect(relay.cuts).toEqual([]);
+  });
+
+  it('ignore a pong that claims more than the relay asked, and uWS’s own empty keep-alive pongs', () => {
+    const relay = guarded(1000);
+    const liar = relay.socket(null);
+    relay.run(2000, () => {
+      relay.guard.ponged(liar.data, new Float64Array([Number.MAX_SAFE_INTEGER]).buffer);
+      relay.guard.ponged(liar.data, new ArrayBuffer(0));
+    });
+    expect(liar.ended).toBe(4008);
+  });
+
+  it('are off with read_timeout_s 0: no pings, and what waits in the kernel ends nobody', () => {
+    const relay = guarded(0);
+    const stalled = relay.socket(null);
+    relay.run(5000);
+    expect(stalled.sent).toBe(0);
+    expect(stalled.ended).toBeNull();
+  });
+});
