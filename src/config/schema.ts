@@ -1,6 +1,7 @@
 // The relay's configuration: every key, its default, its unit and its meaning, in one place.
 // The README's config table and config/relay.yaml are checked against this file by a test.
 import { z } from 'zod';
+import { DRAIN_GRACE_S } from '../relay/drain.js';
 import { clusterSchema } from './cluster.js';
 import { limitsSchema, securitySchema } from './security.js';
 
@@ -11,8 +12,7 @@ const nullablePath = z.string().min(1).nullable();
 /** Most threads server.workers may ask for. */
 export const MAX_WORKERS = 64;
 
-/** Time a client gets to answer a 1001 close frame before its connection is dropped (seconds). */
-export const DRAIN_GRACE_S = 1;
+export { DRAIN_GRACE_S };
 
 const tls = z
   .strictObject({

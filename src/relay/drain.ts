@@ -2,6 +2,9 @@
 // reconnect to other instances arrive as a ramp, not a spike.
 import { setTimeout as delay } from 'node:timers/promises';
 
+/** Time a client gets to answer a 1001 close frame before its connection is dropped (seconds). */
+export const DRAIN_GRACE_S = 1;
+
 /** How often a paced drain wakes to close the next batch (ms); the batch is whatever the schedule says is due. */
 const TICK_MS = 20;
 

@@ -3,7 +3,7 @@
 // app.ts, and reaches a shard through the contracts it takes (gate, admission, backplane).
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
-import { DRAIN_GRACE_S, type Config, type RelayConfig } from '../config/schema.js';
+import type { Config, RelayConfig } from '../config/schema.js';
 import type { Admission, Backplane, MessageLimiter, UpgradeGate } from '../contracts.js';
 import { mountDemoPage } from '../demo/page.js';
 import { ConfigError } from '../errors.js';
@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import { backpressureMetrics } from '../metrics/backpressure.js';
 import type { HubCounters, HubObserver, TopicWatcher } from '../relay/hub.js';
 import { BackpressureGuard, resolveLimits, type BackpressureState, type ResolvedLimits } from '../relay/backpressure.js';
-import { pacedEnd } from '../relay/drain.js';
+import { DRAIN_GRACE_S, pacedEnd } from '../relay/drain.js';
 import { Hub } from '../relay/hub.js';
 import { CloseCode } from '../relay/protocol.js';
 import type { TemplatedApp, UwsBuild, UwsModule } from '../relay/uws.js';
