@@ -57,7 +57,27 @@ export class EnvelopeWriter {
   add(topic: string, payload: ArrayBuffer | Uint8Array, isBinary: boolean, nowMs: number): boolean {
     const topicBytes = Buffer.byteLength(topic, 'utf8');
     if (topicBytes > MAX_TOPIC_BYTES) return false;
-    const payloadBytes = payload.byteLength;
+    const at = this.#open(topicBytes, payload.byteLength, isBinary, nowMs);
+    this.#scratch.write(topic, at, topicBytes, 'utf8');
+    this.#close(at + topicBytes, payload);
+    return true;
+  }
+
+  /**
+   * add() for a topic already encoded as UTF-8 (a sender that keeps its topics' bytes: no measuring or encoding per
+   * message). @returns false (and adds nothing) when the topic is longer than MAX_TOPIC_BYTES
+   */
+  addEncoded(topic: Uint8Array, payload: ArrayBuffer | Uint8Array, isBinary: boolean, nowMs: number): boolean {
+    const topicBytes = topic.length;
+    if (topicBytes > MAX_TOPIC_BYTES) return false;
+    const at = this.#open(topicBytes, payload.byteLength, isBinary, nowMs);
+    copyBytes(this.#scratch, at, topic);
+    this.#close(at + topicBytes, payload);
+    return true;
+  }
+
+  /** Makes room for one record, writes its header (and the envelope's, for the first) and returns where its topic goes. */
+  #open(topicBytes: number, payloadBytes: number, isBinary: boolean, nowMs: number): number {
     if (this.#count === 0) {
       this.#reserve(ENVELOPE_HEADER_BYTES + RECORD_HEADER_BYTES + topicBytes + payloadBytes);
       const out = this.#scratch;
@@ -70,17 +90,18 @@ export class EnvelopeWriter {
       this.#reserve(this.#used + RECORD_HEADER_BYTES + topicBytes + payloadBytes);
     }
     const out = this.#scratch;
-    let at = this.#used;
+    const at = this.#used;
     out[at] = isBinary ? FLAG_BINARY : 0;
     out.writeUInt16BE(topicBytes, at + 1);
     out.writeUInt32BE(payloadBytes, at + 3);
-    at += RECORD_HEADER_BYTES;
-    out.write(topic, at, topicBytes, 'utf8');
-    at += topicBytes;
-    out.set(payload instanceof Uint8Array ? payload : new Uint8Array(payload), at);
-    this.#used = at + payloadBytes;
+    return at + RECORD_HEADER_BYTES;
+  }
+
+  /** Copies the payload after the topic and counts the record. */
+  #close(at: number, payload: ArrayBuffer | Uint8Array): void {
+    this.#scratch.set(payload instanceof Uint8Array ? payload : new Uint8Array(payload), at);
+    this.#used = at + payload.byteLength;
     this.#count++;
-    return true;
   }
 
   /** Returns the envelope (the writer never touches it again) and starts an empty one. Call only when count > 0. */
@@ -98,6 +119,17 @@ export class EnvelopeWriter {
     this.#scratch.copy(bigger, 0, 0, this.#used);
     this.#scratch = bigger;
   }
+}
+
+/**
+ * Copies `bytes` into `out` at `at`. A topic is a few bytes: a loop costs less than set()'s call for those.
+ * @returns the offset after them
+ */
+export function copyBytes(out: Uint8Array, at: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  if (n > 32) out.set(bytes, at);
+  else for (let i = 0; i < n; i++) out[at + i] = bytes[i] as number;
+  return at + n;
 }
 
 /** Encodes a single message as a whole envelope (tests, tools). */

@@ -4,7 +4,8 @@
 // port-carrier.ts sends one transferred buffer per event-loop turn over a MessagePort; ring-carrier.ts writes into a
 // SharedArrayBuffer ring. bench/README.md ("Carrier") has the numbers that tell them apart.
 import type { MessagePort, Transferable } from 'node:worker_threads';
-import { readRecord, RECORD_HEADER_BYTES, type RecordView } from '../cluster/envelope.js';
+import { copyBytes, readRecord, RECORD_HEADER_BYTES, type RecordView } from '../cluster/envelope.js';
+import type { TopicNames } from './topic-names.js';
 
 /** One end of a MessagePort link: the port travels to its thread in the transfer list, the ack counter is shared. */
 export interface PortLinkEnd {
@@ -93,15 +94,14 @@ export function recordBytes(topicBytes: number, payloadBytes: number): number {
 /**
  * Writes one record at `at` in the envelope's record layout (flags, uint16 topic length, uint32 payload length, topic,
  * payload), for carriers that keep records in memory of their own rather than in an EnvelopeWriter's envelope.
+ * @param topic the topic as UTF-8 (TopicBytes), at most MAX_TOPIC_BYTES
  * @returns the offset after the record
  */
-export function writeRecord(out: Buffer, at: number, topic: string, topicBytes: number, payload: ArrayBuffer | Uint8Array, isBinary: boolean): number {
+export function writeRecord(out: Buffer, at: number, topic: Uint8Array, payload: ArrayBuffer | Uint8Array, isBinary: boolean): number {
   out[at] = isBinary ? 1 : 0;
-  out.writeUInt16BE(topicBytes, at + 1);
+  out.writeUInt16BE(topic.length, at + 1);
   out.writeUInt32BE(payload.byteLength, at + 3);
-  at += RECORD_HEADER_BYTES;
-  out.write(topic, at, topicBytes, 'utf8');
-  at += topicBytes;
+  at = copyBytes(out, at + RECORD_HEADER_BYTES, topic);
   out.set(payload instanceof Uint8Array ? payload : new Uint8Array(payload), at);
   return at + payload.byteLength;
 }
@@ -112,25 +112,29 @@ export interface DeliveryCounts {
   failed: number;
 }
 
+/** What a receiver keeps to read records with, allocated once: the record view, its counters, its topic names. */
+export interface ReadState {
+  readonly record: RecordView;
+  readonly counts: DeliveryCounts;
+  readonly names: TopicNames;
+}
+
 /**
  * Reads the record at `offset` of `buf` and hands it to `deliver`; a throw from `deliver` is counted and reported,
- * never propagated (the next record must still arrive).
+ * never propagated (the next record must still arrive). Per record: the topic from `state.names` (no decoding for a
+ * topic seen before) and one plain view of the payload.
  * @returns the offset after the record
  * @throws Error when the record runs past `end`: the link's memory is corrupt, which only a bug can cause
  */
-export function deliverRecord(
-  buf: Buffer,
-  offset: number,
-  end: number,
-  record: RecordView,
-  deliver: Deliver,
-  counts: DeliveryCounts,
-  onError: ((err: unknown) => void) | undefined,
-): number {
+export function deliverRecord(buf: Buffer, offset: number, end: number, state: ReadState, deliver: Deliver, onError: ((err: unknown) => void) | undefined): number {
+  const record = state.record;
   const next = readRecord(buf, offset, record);
   if (next < 0 || next > end) throw new Error(`carrier link corrupt: record at ${offset} runs past ${end}`);
+  const counts = state.counts;
   try {
-    deliver(buf.toString('utf8', record.topicStart, record.payloadStart), buf.subarray(record.payloadStart, record.payloadEnd), record.isBinary);
+    const topic = state.names.name(buf, record.topicStart, record.payloadStart);
+    // A plain Uint8Array view costs less to make than a Buffer's subarray.
+    deliver(topic, new Uint8Array(buf.buffer, buf.byteOffset + record.payloadStart, record.payloadEnd - record.payloadStart), record.isBinary);
     counts.delivered++;
   } catch (err) {
     counts.failed++;

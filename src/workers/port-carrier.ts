@@ -3,8 +3,9 @@
 // the bytes the receiver has finished with tells the sender its backlog, which is what bounds it.
 import { MessageChannel } from 'node:worker_threads';
 import { emptyRecord, ENVELOPE_HEADER_BYTES, EnvelopeWriter, ORIGIN_BYTES, RECORD_HEADER_BYTES } from '../cluster/envelope.js';
-import type { Carrier, Deliver, DeliveryCounts, LinkReceiver, LinkSender, PortLinkEnd, ReceiverOptions, SenderOptions } from './carrier.js';
+import type { Carrier, Deliver, LinkReceiver, LinkSender, PortLinkEnd, ReadState, ReceiverOptions, SenderOptions } from './carrier.js';
 import { deliverRecord } from './carrier.js';
+import { TopicBytes, TopicNames } from './topic-names.js';
 
 /** The envelope's origin field: links are point to point, so it names nobody. */
 const NO_ORIGIN = new Uint8Array(ORIGIN_BYTES);
@@ -29,6 +30,7 @@ class PortSender implements LinkSender {
   readonly #acked: Uint32Array;
   readonly #maxPendingBytes: number;
   readonly #writer = new EnvelopeWriter(NO_ORIGIN);
+  readonly #topics = new TopicBytes();
   /** Envelope bytes posted so far, mod 2^32 (compared with the receiver's count of the same). */
   #posted = 0;
   /** Posted and not acknowledged when last read; only ever too high, so reading it lazily never lets the bound slip. */
@@ -57,15 +59,15 @@ class PortSender implements LinkSender {
       return false;
     }
     const writer = this.#writer;
-    // topic.length stands in for its UTF-8 size: the bound need not be exact to the byte, and this costs nothing.
-    const bytes = RECORD_HEADER_BYTES + topic.length + message.byteLength;
+    const encoded = this.#topics.of(topic);
+    const bytes = RECORD_HEADER_BYTES + encoded.length + message.byteLength;
     const queued = writer.bytes + bytes;
     if (queued + this.#unacked > this.#maxPendingBytes && queued + this.#readUnacked() > this.#maxPendingBytes) {
       this.#dropped++;
       return false;
     }
     // The envelope's publish time is read once per envelope, for its first record.
-    if (!writer.add(topic, message, isBinary, writer.count === 0 ? Date.now() : 0)) {
+    if (!writer.addEncoded(encoded, message, isBinary, writer.count === 0 ? Date.now() : 0)) {
       this.#dropped++;
       return false;
     }
@@ -104,8 +106,7 @@ class PortReceiver implements LinkReceiver {
   readonly #acked: Uint32Array;
   readonly #deliver: Deliver;
   readonly #onError: ((err: unknown) => void) | undefined;
-  readonly #record = emptyRecord();
-  readonly #counts: DeliveryCounts = { delivered: 0, failed: 0 };
+  readonly #read: ReadState = { record: emptyRecord(), counts: { delivered: 0, failed: 0 }, names: new TopicNames() };
   #closed = false;
 
   constructor(end: PortLinkEnd, deliver: Deliver, opts: ReceiverOptions) {
@@ -119,11 +120,11 @@ class PortReceiver implements LinkReceiver {
   }
 
   get delivered(): number {
-    return this.#counts.delivered;
+    return this.#read.counts.delivered;
   }
 
   get failed(): number {
-    return this.#counts.failed;
+    return this.#read.counts.failed;
   }
 
   close(): void {
@@ -138,7 +139,7 @@ class PortReceiver implements LinkReceiver {
     const envelope = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const end = envelope.length;
     for (let at = ENVELOPE_HEADER_BYTES; at < end; ) {
-      at = deliverRecord(envelope, at, end, this.#record, this.#deliver, this.#counts, this.#onError);
+      at = deliverRecord(envelope, at, end, this.#read, this.#deliver, this.#onError);
     }
     Atomics.add(this.#acked, 0, end);
   };

@@ -19,8 +19,9 @@
 //   A record never wraps: where the next one does not fit before the end, the producer writes WRAP and goes on at 0.
 //   Up to 7 PAD bytes before a copied run of records give it the same alignment as its source (the word-wise copy).
 import { emptyRecord, MAX_TOPIC_BYTES, RECORD_HEADER_BYTES } from '../cluster/envelope.js';
-import type { Carrier, Deliver, DeliveryCounts, LinkOptions, LinkReceiver, LinkSender, ReceiverOptions, RingLinkEnd, SenderOptions } from './carrier.js';
+import type { Carrier, Deliver, LinkOptions, LinkReceiver, LinkSender, ReadState, ReceiverOptions, RingLinkEnd, SenderOptions } from './carrier.js';
 import { deliverRecord, recordBytes, writeRecord } from './carrier.js';
+import { TopicBytes, TopicNames } from './topic-names.js';
 
 const TAIL = 0;
 const TAIL_SEQ = 1;
@@ -91,6 +92,7 @@ class RingSender implements LinkSender {
   readonly #maxPendingBytes: number;
   /** Largest record that can ever be written: under half the ring, so that it fits an empty ring wherever the tail is. */
   readonly #maxRecord: number;
+  readonly #topics = new TopicBytes();
   /** Where the next record goes in the ring; published to the consumer at flush. */
   #tail: number;
   #published: number;
@@ -126,9 +128,9 @@ class RingSender implements LinkSender {
   }
 
   send(topic: string, message: ArrayBuffer | Uint8Array, isBinary: boolean): boolean {
-    const topicBytes = Buffer.byteLength(topic, 'utf8');
-    const bytes = recordBytes(topicBytes, message.byteLength);
-    if (this.#closed || topicBytes > MAX_TOPIC_BYTES || bytes > this.#maxRecord) {
+    const encoded = this.#topics.of(topic);
+    const bytes = recordBytes(encoded.length, message.byteLength);
+    if (this.#closed || encoded.length > MAX_TOPIC_BYTES || bytes > this.#maxRecord) {
       this.#dropped++;
       return false;
     }
@@ -138,7 +140,7 @@ class RingSender implements LinkSender {
       return false;
     }
     if (this.#stageEnd + bytes > this.#stage.length) this.#makeRoom(bytes);
-    this.#stageEnd = writeRecord(this.#stage, this.#stageEnd, topic, topicBytes, message, isBinary);
+    this.#stageEnd = writeRecord(this.#stage, this.#stageEnd, encoded, message, isBinary);
     // Large turns go into the ring in pieces (published still once, at flush): the stage stays small, in cache.
     if (this.#stageEnd - this.#stageStart >= MOVE_AT_BYTES) this.#move();
     if (!this.#scheduled) {
@@ -297,8 +299,7 @@ class RingReceiver implements LinkReceiver {
   readonly #capacity: number;
   readonly #deliver: Deliver;
   readonly #onError: ((err: unknown) => void) | undefined;
-  readonly #record = emptyRecord();
-  readonly #counts: DeliveryCounts = { delivered: 0, failed: 0 };
+  readonly #read: ReadState = { record: emptyRecord(), counts: { delivered: 0, failed: 0 }, names: new TopicNames() };
   #head: number;
   #missedWakeups = 0;
   #closed = false;
@@ -314,11 +315,11 @@ class RingReceiver implements LinkReceiver {
   }
 
   get delivered(): number {
-    return this.#counts.delivered;
+    return this.#read.counts.delivered;
   }
 
   get failed(): number {
-    return this.#counts.failed;
+    return this.#read.counts.failed;
   }
 
   /** Times a re-check found published records: a wake-up later than RECHECK_MS (a preempted producer) or lost. */
@@ -355,7 +356,7 @@ class RingReceiver implements LinkReceiver {
         head = 0;
         continue;
       }
-      const next = deliverRecord(ring, head, capacity, this.#record, this.#deliver, this.#counts, this.#onError);
+      const next = deliverRecord(ring, head, capacity, this.#read, this.#deliver, this.#onError);
       consumed += next - head;
       head = next === capacity ? 0 : next;
       // A long batch gives its space back in quarters, so the producer need not wait for all of it.
