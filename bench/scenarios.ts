@@ -200,6 +200,15 @@ export const SLOW: readonly SlowScenario[] = [
   { ...SLOW_1K, name: 'slow-1k-stalled', stalledRead: false },
 ];
 
+/**
+ * The slow-consumer scenarios' control with a C client: the same stream (16 KiB at 50/s) to 1,000 subscribers that all
+ * read, through the load generator, so the readers keep up (one Node process cannot read 800 MB/s). What the healthy
+ * readers' latency in slow-1k-stalled is to be compared with. Part of `--scenario slow`.
+ */
+export const SLOW_BASELINE: readonly Scenario[] = [
+  { ...gridScenario('fixed', SLOW_1K.stalled, 1, SLOW_1K.payloadBytes), name: 'slow-1k-baseline', rateMsgsPerS: SLOW_1K.rateMsgsPerS, warmupS: 1, measureS: SLOW_1K.seconds },
+];
+
 /** --quick: the slow-consumer harness on every default peer, 20 stalled clients for 2 s (checks it runs, never timing). */
 export const QUICK_SLOW: readonly SlowScenario[] = [{ ...SLOW_1K, name: 'quick-slow', stalled: 20, healthy: 2, seconds: 2, stalledRead: false }];
 
@@ -212,7 +221,10 @@ export function splitSlow(spec: string): { slow: SlowScenario[]; rest: string } 
   const rest: string[] = [];
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const named = [...SLOW, ...QUICK_SLOW].find((s) => s.name === part);
-    if (part === 'slow') slow.push(...SLOW);
+    if (part === 'slow') {
+      slow.push(...SLOW);
+      rest.push(...SLOW_BASELINE.map((s) => s.name));
+    }
     else if (named) slow.push(named);
     else rest.push(part);
     if (part === 'quick') slow.push(...QUICK_SLOW);
@@ -246,7 +258,7 @@ export const CLUSTER: readonly Scenario[] = [
  */
 export const DEFAULT_SUITE: readonly string[] = ['max-1k-1p-64b', 'max-5k-1p-64b', 'fixed-1k-10p-1kib', 'fixed-100-1p-16kib'];
 
-export const ALL: readonly Scenario[] = [...GRID, ...CLUSTER, ...USERS, ...TLS, ...SOAK, ...WORKERS, ...QUICK];
+export const ALL: readonly Scenario[] = [...GRID, ...CLUSTER, ...USERS, ...TLS, ...SOAK, ...WORKERS, ...SLOW_BASELINE, ...QUICK];
 
 /** Named groups --scenario accepts besides single names. */
 const GROUPS: Readonly<Record<string, () => readonly Scenario[]>> = {
