@@ -113,7 +113,7 @@ async function main(): Promise<number> {
   const runtimes = new Map<string, Set<string>>();
   for (const t of trials) if (t.runtime !== undefined) (runtimes.get(t.peer) ?? runtimes.set(t.peer, new Set()).get(t.peer)!).add(t.runtime);
   if (runtimes.size) notes.push(`peers ran on: ${Array.from(runtimes, ([peer, r]) => `${peer} ${Array.from(r).join(' / ')}`).join('; ')}`);
-  const slowRuns = slow.length && !external ? await runSlowSuite({ scenarios: slow, peers: argv.peers, repeat, cpus, log, ...(relay ? { relay } : {}) }) : { runs: [], notes: [] };
+  const slowRuns = slow.length && !external ? await runSlowSuite({ scenarios: slow, peers: argv.peers, repeat, cpus, profileDir, log, ...(relay ? { relay } : {}) }) : { runs: [], notes: [] };
   if (slow.length && external) notes.push('slow-consumer scenarios not run against --url: they start their own peers');
   notes.push(...slowRuns.notes);
   const ratioList = ratios(trials);

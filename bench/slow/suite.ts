@@ -1,4 +1,5 @@
 // Runs the slow-consumer scenarios: scenario × round × peer, the peer order rotated each round like the main suite.
+import path from 'node:path';
 import type { CpuPlan } from '../cpus.js';
 import { DEFAULT_PEERS, selectPeers } from '../peers/catalog.js';
 import type { Peer, RelayVariant } from '../peers/types.js';
@@ -13,6 +14,8 @@ export interface SlowPlan {
   readonly repeat: number;
   readonly cpus: CpuPlan;
   readonly relay?: RelayVariant;
+  /** --cpu-prof: where each Node server run writes its V8 CPU profile; null for none */
+  readonly profileDir: string | null;
   readonly log: (line: string) => void;
 }
 
@@ -37,6 +40,7 @@ export async function runSlowSuite(plan: SlowPlan): Promise<{ runs: SlowRun[]; n
           peer,
           round,
           cpus: plan.cpus.server,
+          profileDir: plan.profileDir === null ? null : path.join(plan.profileDir, `${scenario.name}-${peer.name}-r${round + 1}`),
           clockTicks: plan.cpus.clockTicks,
           ...(plan.relay ? { relay: plan.relay } : {}),
         });

@@ -58,6 +58,8 @@ export interface SlowTrialInput {
   readonly round: number;
   /** `taskset -c` list for the server, or null */
   readonly cpus: string | null;
+  /** where a Node server writes its V8 CPU profile (--cpu-prof); null for none */
+  readonly profileDir: string | null;
   readonly clockTicks: number;
   readonly relay?: RelayVariant;
 }
@@ -68,7 +70,7 @@ export async function runSlowTrial(input: SlowTrialInput): Promise<SlowRun> {
   const base = { scenario: s.name, peer: peer.name, round: input.round };
   let instance: PeerInstance;
   try {
-    instance = await peer.start({ cpus: input.cpus, profileDir: null, rooms: false, ...(input.relay ? { relay: input.relay } : {}) });
+    instance = await peer.start({ cpus: input.cpus, profileDir: input.profileDir, rooms: false, ...(input.relay ? { relay: input.relay } : {}) });
   } catch (err) {
     return failed(base, `start: ${(err as Error).message}`);
   }

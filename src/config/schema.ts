@@ -74,7 +74,7 @@ const relay = z.strictObject({
     .nullable()
     .default(null)
     .describe(
-      'bytes a client has not read (queued, or sent past the last ping it answered while it answers none for read_timeout_s) at which the relay ends it with 4008 "slow consumer", the close frame queued behind its data; null = half of max_backpressure_bytes',
+      'bytes a client has not read (queued, or sent past its last answer to a ping it has left unanswered for read_timeout_s) at which the relay ends it with 4008 "slow consumer", the close frame queued behind its data; null = half of max_backpressure_bytes',
     ),
   max_stall_s: z
     .number()
@@ -88,7 +88,7 @@ const relay = z.strictObject({
     .max(60)
     .default(1)
     .describe(
-      'a client that answers none of the pings queued behind its data for this long, with soft_backpressure_bytes sent past the last one it answered, is ended with 4008 "slow consumer" (what waits in the kernel counts); 0 = no such pings (seconds)',
+      'a client that leaves a ping queued behind its data unanswered this long, with soft_backpressure_bytes sent past its last answer, is ended with 4008 "slow consumer" (what waits in the kernel counts); 0 = no such pings (seconds)',
     ),
   max_total_backpressure_bytes: z
     .number()

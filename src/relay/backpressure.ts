@@ -5,12 +5,12 @@
 //
 // Read receipts: the kernel takes megabytes for a client that has stopped reading before uWS queues a byte (its
 // send buffer grows to tcp_wmem's maximum), and writing into a thousand such sockets costs the relay's CPU in the
-// kernel and, past tcp_mem, slows every socket of the machine. So every socket that was sent another
-// PING_EVERY_FRACTION of the soft limit gets a ping, queued behind that data, carrying how many bytes its room had
-// been sent by then: the pong proves the client read up to there. A client that answers none of its pings for
+// kernel and, past tcp_mem, slows every socket of the machine. So a socket that was sent another
+// PING_EVERY_FRACTION of the soft limit since its last ping, and has answered that one, gets a ping queued behind
+// that data, carrying how many bytes its room had been sent by then: the pong, which echoes it, proves the client
+// read up to there (uWS's own keep-alive pings carry nothing). A client that leaves a ping unanswered for
 // relay.read_timeout_s while the soft limit's worth of bytes were sent past the last one it answered is ended as
-// over the soft limit, wherever those bytes wait (uWS or the kernel). A reader far behind but reading answers one
-// ping after another, so it is judged by its queue, not by how late its answers are.
+// over the soft limit, wherever those bytes wait (uWS or the kernel).
 //
 // uWS facts this relies on (WebSocket.h, 20.30 and 20.57 alike): send() drops a frame once the queue is over
 // maxBackpressure, the close frame of end() included, so the close frame needs a soft limit below the hard one;
@@ -41,7 +41,7 @@ const FIRST_DRAIN_MS = 250;
 /** A socket that has drained before counts as stalled once it has not drained for this long (ms): a busy reader's process may pause. */
 const NEXT_DRAIN_MS = 1000;
 
-/** A socket gets a ping each time it was sent this fraction of the soft limit since its last ping. */
+/** A socket gets a ping once it was sent this fraction of the soft limit since its last ping (and answered it). */
 const PING_EVERY_FRACTION = 1 / 4;
 
 /** Why the guard cut a socket; label of relay_slow_consumer_cuts_total. */
@@ -62,7 +62,7 @@ export class FlowState {
   pingBytes = 0;
   /** Traffic.bytes at the last ping the client answered: it has read everything sent before. */
   readTo = 0;
-  /** Clock time (ms) since which the client has answered none of its pings; -1 when none is outstanding. */
+  /** Clock time (ms) the unanswered ping was sent; -1 when none is outstanding. */
   owingSince = -1;
   /** The room's byte counter, set when the socket joins. */
   traffic: Traffic = NO_TRAFFIC;
@@ -122,7 +122,7 @@ interface Queued {
   readonly unproven: boolean;
   /** No progress for relay.max_stall_s. */
   readonly overdue: boolean;
-  /** No ping answered for relay.read_timeout_s, with the soft limit's worth of bytes sent past the last one answered. */
+  /** A ping unanswered for relay.read_timeout_s, with the soft limit's worth of bytes sent past the last one answered. */
   readonly unread: boolean;
   trigger: CutTrigger | null;
 }
@@ -238,11 +238,10 @@ export class BackpressureGuard {
   ponged(data: SocketData, message: ArrayBuffer): void {
     if (message.byteLength !== PING_PAYLOAD.byteLength) return; // uWS's own keep-alive ping has none
     const flow = data.flow;
-    const readTo = new Float64Array(message)[0]!;
-    // Only what the relay asked: a pong cannot claim more than was sent, nor take back what was read.
-    if (!(readTo > flow.readTo && readTo <= flow.pingBytes)) return;
-    flow.readTo = readTo;
-    flow.owingSince = readTo === flow.pingBytes ? -1 : this.#o.now();
+    // Only the ping outstanding: an answer cannot claim more than was sent, nor repeat an old one.
+    if (flow.owingSince < 0 || new Float64Array(message)[0] !== flow.pingBytes) return;
+    flow.readTo = flow.pingBytes;
+    flow.owingSince = -1;
   }
 
   /**
@@ -329,9 +328,9 @@ export class BackpressureGuard {
       const flow = data.flow;
       let unanswered = false;
       if (readTimeoutMs > 0) {
-        if (room.bytes - flow.pingBytes >= this.#pingEveryBytes) {
+        if (flow.owingSince < 0 && room.bytes - flow.pingBytes >= this.#pingEveryBytes) {
           flow.pingBytes = PING_VALUE[0] = room.bytes;
-          if (flow.owingSince < 0) flow.owingSince = now;
+          flow.owingSince = now;
           ws.ping(PING_PAYLOAD);
         }
         unanswered = flow.owingSince >= 0 && now - flow.owingSince >= readTimeoutMs;

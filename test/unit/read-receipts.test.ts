@@ -104,19 +104,26 @@ describe('read receipts', () => {
     expect(endedAt).toBeLessThanOrEqual(1400);
   });
 
-  it('keep a reader that is far behind but reads: each answer it gives is progress', () => {
+  it('keep a reader that is behind but answers within read_timeout_s, and ask it again after each answer', () => {
     const relay = guarded(1000);
-    // After 2 s it reads at two thirds of the stream's rate until it is 2 s behind (answering each ping that much later),
-    // then keeps up again: soon over read_timeout_s behind, never silent that long. Its queue is the kernel's.
-    const late = relay.socket((at) => Math.min(2000, Math.max(0, (at - 2000) / 2)));
+    // After 2 s it falls behind until it answers each ping 0.9 s after it was sent; its queue is the kernel's.
+    const late = relay.socket((at) => Math.min(900, Math.max(0, (at - 2000) / 2)));
     relay.run(10_000);
-    expect([late.ended, relay.cuts.length]).toEqual([null, 0]);
-    expect(late.sent).toBeGreaterThan(40);
     expect(late.ended).toBeNull();
     expect(relay.cuts).toEqual([]);
+    // One ping at a time: the next once this one is answered.
+    expect(late.sent).toBeGreaterThan(10);
+    expect(late.pings.length).toBeLessThanOrEqual(1);
   });
 
-  it('ignore a pong that claims more than the relay asked, and uWS’s own empty keep-alive pongs', () => {
+  it('end a reader whose answers come later than read_timeout_s', () => {
+    const relay = guarded(1000);
+    const late = relay.socket((at) => Math.min(1500, Math.max(0, (at - 2000) / 2)));
+    relay.run(10_000);
+    expect(late.ended).toBe(4008);
+  });
+
+  it('ignore a pong other than the one asked for, and uWS’s own empty keep-alive pongs', () => {
     const relay = guarded(1000);
     const liar = relay.socket(null);
     relay.run(2000, () => {
