@@ -211,7 +211,8 @@ describe('worker threads: the process', () => {
   });
 
   it('a worker thread that fails takes the process down: a clear log line, every client dropped, exit 6', async () => {
-    const run = runCli(['--config-file', files.configFile(`${LOOPBACK}`), '--set', 'server.workers=2'], { WEBSOCKET_RELAY_FAIL_WORKER_MS: '1500' });
+    // Thread 1 fails 5 s after it listens: time for the clients below to connect to every thread on a loaded machine.
+    const run = runCli(['--config-file', files.configFile(`${LOOPBACK}`), '--set', 'server.workers=2'], { WEBSOCKET_RELAY_FAIL_WORKER_MS: '5000' });
     const { ws_port, metrics_port } = await listening(run);
     const relay = { url: `ws://127.0.0.1:${ws_port}`, metricsUrl: `http://127.0.0.1:${metrics_port}/metrics` };
     const clients = await spread(relay, 2, 6);
