@@ -91,7 +91,14 @@ describe('disconnects', () => {
 
   it('a client that stops reading is dropped as slow_consumer; the relay holds no more for it, and a fast client gets everything not shed', async () => {
     // The relay runs as its own process so its memory can be measured apart from the test's clients.
-    const run = runCli(['--set', 'server.host=127.0.0.1', '--set', 'server.port=0', '--set', 'metrics.host=127.0.0.1', '--set', 'metrics.port=0', '--set', `relay.max_backpressure_bytes=${64 * 1024}`, '--set', 'relay.idle_timeout_s=8']);
+    // Two uWS threads whatever the machine's CPU count, and a budget that bounds what the link between them may hold
+    // for a thread that lags (a quarter of it over both links: 2 MiB each, instead of up to 64 MiB on a machine whose
+    // memory makes the default budget large).
+    const sets = [
+      'server.host=127.0.0.1', 'server.port=0', 'metrics.host=127.0.0.1', 'metrics.port=0', 'server.workers=2',
+      `relay.max_backpressure_bytes=${64 * 1024}`, 'relay.idle_timeout_s=8', `relay.max_total_backpressure_bytes=${16 * 1024 * 1024}`,
+    ];
+    const run = runCli(sets.flatMap((s) => ['--set', s]));
     const { ws_port, metrics_port } = await listening(run);
     const metricsUrl = `http://127.0.0.1:${metrics_port}/metrics`;
     const slow = await rawUpgrade(ws_port);
@@ -126,8 +133,8 @@ describe('disconnects', () => {
     expect(received + (metricValue(text, 'relay_shed_messages_total') ?? 0)).toBe(rounds);
     expect(metricValue(text, 'relay_connections_active')).toBe(1);
     // Had the relay kept queueing for the slow client, it would hold 64 MiB for it. What it grows by is the flood's
-    // passage: with two uWS threads (server.workers: auto here) the link's buffers, the second thread's heap and its
-    // own allocator arena come on top of one thread's (24 MiB measured enough for one, up to 30 for two).
+    // passage: with two uWS threads the link's buffers, the second thread's heap and its own allocator arena come on
+    // top of one thread's (24 MiB measured enough for one, up to 30 for two).
     expect(rssBytes(run.child.pid!) - rssBefore).toBeLessThan(40 * 1024 * 1024);
     fast.close();
     slow.destroy();
