@@ -127,8 +127,10 @@ missing=()
 for tool in podman buildah debootstrap; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ "${#missing[@]}" -gt 0 ]; then
   note "installing ${missing[*]} with apt"
-  # With recommends (fuse-overlayfs, slirp4netns, uidmap, catatonit): the set this script is tested with.
-  { timeout 300 apt-get update && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y "${missing[@]}"; } \
+  # With recommends (fuse-overlayfs, slirp4netns, uidmap, catatonit): the set this script is tested with. Waits for a
+  # dpkg lock a fresh machine's first unattended upgrade may hold, and retries a dropped download.
+  apt_opts=(-o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
+  { timeout 600 apt-get "${apt_opts[@]}" update && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get "${apt_opts[@]}" install -y "${missing[@]}"; } \
     >"$TMP/apt.log" 2>&1 || fail_with_log "$TMP/apt.log" "prerequisites: apt-get install ${missing[*]}"
 fi
 command -v node >/dev/null || fail "prerequisites: node is needed on the host (probes, stand-in image, npm pack)"

@@ -65,7 +65,7 @@ build_root() {
   # shellcheck disable=SC2016  # expanded by the inner shell
   unshare --mount --propagation private -- sh -c '
     mount --rbind /dev "$1/dev" && mount -t proc proc "$1/proc" &&
-    chroot "$1" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $2"
+    chroot "$1" sh -c "apt-get -o Acquire::Retries=3 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends $2"
   ' node24-apt "$work/root" "$APT_PACKAGES" >"$work/apt.log" 2>&1 ||
     { cp "$work/apt.log" "$CACHE/apt-failed.log"; tail -n 30 "$work/apt.log" >&2; die "apt-get install $APT_PACKAGES failed"; }
   rm -f "$work/root/usr/sbin/policy-rc.d"
