@@ -33,8 +33,21 @@ export interface Prometheus {
   api(path: string): Promise<unknown>;
 }
 
-/** Starts prometheus (scrape and rule evaluation every 1 s); it is stopped when the current test finishes. */
+/**
+ * Starts prometheus (scrape and rule evaluation every 1 s); it is stopped when the current test finishes. Should
+ * something bind the free port it was given before it does, it is started again on another.
+ */
 export async function startPrometheus(opts: PrometheusOptions): Promise<Prometheus> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPrometheusOn(opts, await freePort());
+    } catch (err) {
+      if (attempt === 3 || !(err instanceof Error) || !/address already in use/i.test(err.message)) throw err;
+    }
+  }
+}
+
+async function startPrometheusOn(opts: PrometheusOptions, port: number): Promise<Prometheus> {
   if (PROMETHEUS === null) throw new Error('prometheus is not on PATH');
   const dir = mkdtempSync(join(tmpdir(), 'relay-prometheus-'));
   const config = join(dir, 'prometheus.yml');
@@ -46,7 +59,6 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       scrape_configs: [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }],
     }),
   );
-  const port = await freePort();
   const child = spawn(
     PROMETHEUS,
     [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],

@@ -18,10 +18,24 @@ export interface RedisServer {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts redis-server on `port` (a free one when omitted); it is killed when the current test finishes. */
+/**
+ * Starts redis-server on `port` (a free one when omitted); it is killed when the current test finishes. A free port
+ * is only free when it was looked at: should something else bind it before redis-server does (a client's outgoing
+ * connection takes ports from the same range), a new one is tried.
+ */
 export async function startRedis(port?: number): Promise<RedisServer> {
+  if (port !== undefined) return startRedisOn(port);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisOn(await freePort());
+    } catch (err) {
+      if (attempt === 3 || !(err instanceof Error) || !/address already in use/i.test(err.message)) throw err;
+    }
+  }
+}
+
+async function startRedisOn(bindPort: number): Promise<RedisServer> {
   if (REDIS_SERVER === null) throw new Error('redis-server is not on PATH');
-  const bindPort = port ?? (await freePort());
   const child = spawn(
     REDIS_SERVER,
     ['--port', String(bindPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', ''],
