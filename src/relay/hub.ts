@@ -175,6 +175,8 @@ export class Hub {
   /** Where the listener is bound (the port the kernel gave, for port 0), to listen again after a pause. */
   #address: { host: string; port: number } | null = null;
   #closing = false;
+  /** Sockets opened inside #corked, taken in once res.cork() has returned; null outside it. */
+  #heldOpens: WebSocket<SocketData>[] | null = null;
   /** Whether the listener shares its port with the process's other uWS threads. */
   #shared = false;
 
@@ -206,17 +208,13 @@ export class Hub {
       // An exception escaping a uWS handler kills the process: every handler that runs plug-in code catches,
       // and the one socket involved is closed with 1011 instead.
       open: (ws) => {
-        ws.subscribe(ws.getUserData().topic);
-        this.#sockets.add(ws);
-        this.#countApp(ws.getUserData().app, 1);
-        opts.observer.connectionOpened();
-        try {
-          const data = ws.getUserData();
-          flow?.opened(ws, data);
-          if (data.admission !== null) this.#admission?.opened?.(data.admission, ws as unknown as SocketRef);
-        } catch (err) {
-          this.#failed(ws, err, 'open');
+        const held = this.#heldOpens;
+        if (held !== null) {
+          held.push(ws); // see #corked
+          return;
         }
+        this.#opened(ws);
+        this.#joined(ws);
       },
       message: (ws, message, isBinary) => {
         const bytes = message.byteLength;
@@ -271,6 +269,7 @@ export class Hub {
       ...(dropsReported ? { dropped: countDrop } : {}),
       // Runs inside ws.end() too, where a throw would silently abort the caller (a shutdown loop): nothing escapes.
       close: (ws, code, message) => {
+        if (this.#heldOpens !== null) this.#closedWhileHeld(ws);
         this.#sockets.delete(ws);
         opts.gate?.release();
         const data = ws.getUserData();
@@ -493,6 +492,58 @@ export class Hub {
     this.endSocket(ws, reason, close.code, close.text);
   }
 
+  /** The relay counts a socket that opened. */
+  #opened(ws: WebSocket<SocketData>): void {
+    this.#sockets.add(ws);
+    this.#countApp(ws.getUserData().app, 1);
+    this.#opts.observer.connectionOpened();
+  }
+
+  /** The socket joins its room and the plug-ins learn of it. Not for a socket already closed. */
+  #joined(ws: WebSocket<SocketData>): void {
+    if (!this.#sockets.has(ws)) return;
+    const data = ws.getUserData();
+    ws.subscribe(data.topic);
+    try {
+      this.#opts.flow?.opened(ws, data);
+      if (data.admission !== null) this.#admission?.opened?.(data.admission, ws as unknown as SocketRef);
+    } catch (err) {
+      this.#failed(ws, err, 'open');
+    }
+  }
+
+  /**
+   * Answers an upgrade request after its upgrade handler returned: inside res.cork(), as uWS requires, with all of
+   * `open` held back until cork() has returned. uWS's cork() (20.30 and 20.57 alike; fixed upstream in
+   * uNetworking/uWebSockets#1929) reads the response's HTTP state once its callback returns, even when the callback
+   * upgraded the socket: that memory then belongs to the WebSocket, and whatever was allocated there meanwhile can read
+   * as "Connection: close", which makes cork() drop the new WebSocket at once (the client sees 101, then 1006). Work
+   * done in `open` allocates (subscribe, an admission's `opened`, which on a worker thread posts to the main thread):
+   * inside the cork, about one asynchronous upgrade in a thousand lost its socket; held back, about one in 50,000.
+   */
+  #corked(res: HttpResponse, answer: () => void): void {
+    const held: WebSocket<SocketData>[] = [];
+    this.#heldOpens = held;
+    try {
+      res.cork(answer);
+    } finally {
+      this.#heldOpens = null;
+      for (const ws of held) {
+        this.#opened(ws);
+        this.#joined(ws);
+      }
+    }
+  }
+
+  /** uWS closed a socket inside #corked before the relay took it in: it is counted as opened, then closed as usual. */
+  #closedWhileHeld(ws: WebSocket<SocketData>): void {
+    const held = this.#heldOpens as WebSocket<SocketData>[];
+    const at = held.indexOf(ws);
+    if (at < 0) return;
+    held.splice(at, 1);
+    this.#opened(ws);
+  }
+
   #failed(ws: WebSocket<SocketData>, err: unknown, where: string): void {
     this.#opts.logger.error({ err, handler: where }, 'handler failed; closing the socket');
     try {
@@ -628,7 +679,7 @@ export class Hub {
     verdict
       .then(
         (v) => {
-          if (!aborted) res.cork(() => settle(v));
+          if (!aborted) this.#corked(res, () => settle(v));
           else if (v.ok) admission.closed?.(v.state);
         },
         (err: unknown) => {
