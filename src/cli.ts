@@ -2,16 +2,17 @@
 // Command-line entry: the only module that touches process (argv, env, signals, exit codes, stdio).
 // First, so that signal listeners exist before anything else is evaluated (see cli-signals.ts).
 import { onSignals, type HandledSignal } from './cli-signals.js';
-import { dump } from 'js-yaml';
 import { start, type Relay } from './app.js';
 import { parseCommandLine, UsageError, type Args } from './args.js';
-import { loadConfig } from './config/load.js';
+import { LoaderFailure, loadConfigApart, loadConfigApartAsync } from './config/apart.js';
+import type { LoadOptions } from './config/load.js';
 import { redactedConfig } from './config/redact.js';
 import type { Config } from './config/schema.js';
 import { ExitCode, RelayError } from './errors.js';
 import { buildExtensions } from './extensions.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadUwsBuild, UWS_BUILD_ENV } from './relay/uws.js';
+import type { ReloadResult } from './reload/reloader.js';
 import { FAULT_ENV } from './workers/protocol.js';
 
 function parseArgs(argv: readonly string[]): Args {
@@ -35,15 +36,22 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
 
   let config: Config;
-  // The same sources at start and at every reload.
-  const load = (): Config => loadConfig({ file: args.configFile ?? null, env: process.env, set: args.set });
+  // The same sources at start and at every reload, validated in a process of their own (config/apart.ts).
+  const sources = (): LoadOptions => ({ file: args.configFile ?? null, env: { ...process.env }, set: args.set });
   try {
-    config = load();
+    config = await loadConfigApartAsync(sources()).catch(async (err: unknown) => {
+      if (!(err instanceof LoaderFailure)) throw err;
+      // Only memory is at stake: validate here instead.
+      process.stderr.write(`websocket-relay: ${err.message}; loading the configuration in this process\n`);
+      const { loadConfig } = await import('./config/load.js');
+      return loadConfig(sources());
+    });
   } catch (err) {
     if (err instanceof RelayError) fail(`invalid configuration:\n${err.message}`, err.exitCode);
     throw err;
   }
   if (args.printConfig) {
+    const { dump } = await import('js-yaml');
     process.stdout.write(dump(redactedConfig(config)));
     return;
   }
@@ -53,7 +61,29 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger(config.log.level);
-  const signals = handleSignals(logger);
+  // A reload reads the sources again. SIGHUP has them read first and then reloads with what was read, so the event loop
+  // does not wait for the loader process; POST /-/reload (metrics.reload_endpoint) waits for it.
+  let prepared: { readonly config: Config } | { readonly error: unknown } | null = null;
+  const load = (): Config => {
+    if (prepared === null) return loadConfigApart(sources());
+    if ('error' in prepared) throw prepared.error;
+    return prepared.config;
+  };
+  const reread = async (): Promise<WithSources> => {
+    const answer = await loadConfigApartAsync(sources()).then(
+      (config) => ({ config }),
+      (error: unknown) => ({ error }),
+    );
+    return (reload) => {
+      prepared = answer;
+      try {
+        return reload();
+      } finally {
+        prepared = null;
+      }
+    };
+  };
+  const signals = handleSignals(logger, reread);
   let relay: Relay;
   try {
     // The build is chosen here because only the CLI reads the environment (WEBSOCKET_RELAY_UWS forces one).
@@ -88,6 +118,9 @@ async function main(): Promise<void> {
   signals.started(relay);
 }
 
+/** Runs a reload with the configuration sources as they were read just before (a reload's load() returns them). */
+type WithSources = (reload: () => ReloadResult) => ReloadResult;
+
 /** Exit codes of an immediate exit on a second stop signal: 128 + the signal number. */
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };
 
@@ -96,7 +129,7 @@ const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGINT: 2, SIGQUIT: 3
  * configuration. SIGUSR1, SIGUSR2: log a state summary (and never open the inspector). Signals that arrive during
  * startup are acted on once the relay runs; a stop signal during startup still shuts down gracefully.
  */
-function handleSignals(logger: Logger): { started(relay: Relay): void } {
+function handleSignals(logger: Logger, reread: () => Promise<WithSources>): { started(relay: Relay): void } {
   let relay: Relay | null = null;
   const pending: HandledSignal[] = [];
   let stopping = false;
@@ -137,8 +170,14 @@ function handleSignals(logger: Logger): { started(relay: Relay): void } {
           logger.info({ signal }, 'reload ignored: shutting down');
           return;
         }
-        const result = running.reload('SIGHUP');
-        lastReload = { trigger: signal, ok: result.ok, at: new Date().toISOString() };
+        void reread().then((withSources) => {
+          if (stopping) {
+            logger.info({ signal }, 'reload ignored: shutting down');
+            return;
+          }
+          const result = withSources(() => running.reload('SIGHUP'));
+          lastReload = { trigger: signal, ok: result.ok, at: new Date().toISOString() };
+        });
         return;
       }
       case 'SIGUSR1':

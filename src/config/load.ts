@@ -5,6 +5,7 @@ import { loadAll, YAMLException } from 'js-yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { securityFileProblems } from '../security/keys.js';
+import { deepFreeze } from './freeze.js';
 import { configReference } from './reference.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -213,13 +214,4 @@ function checkFiles(config: Config): void {
   }
   problems.push(...securityFileProblems(config.security));
   if (problems.length > 0) throw new ConfigError(problems);
-}
-
-/** Freezes `value` and everything in it. */
-export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }

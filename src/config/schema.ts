@@ -2,6 +2,7 @@
 // The README's config table and config/relay.yaml are checked against this file by a test.
 import { z } from 'zod';
 import { DRAIN_GRACE_S } from '../relay/drain.js';
+import { MAX_WORKERS } from '../workers/count.js';
 import { clusterSchema } from './cluster.js';
 import { limitsSchema, securitySchema } from './security.js';
 
@@ -9,8 +10,6 @@ const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
 const nullablePath = z.string().min(1).nullable();
 
-/** Most threads server.workers may ask for. */
-export const MAX_WORKERS = 64;
 
 export { DRAIN_GRACE_S };
 

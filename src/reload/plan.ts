@@ -1,6 +1,6 @@
 // What a reload may change on a running relay: the keys that differ between two configs, split into those applied
 // live and those that need a restart (kept at their running value). Pure.
-import { deepFreeze } from '../config/load.js';
+import { deepFreeze } from '../config/freeze.js';
 import type { Config } from '../config/schema.js';
 
 /**

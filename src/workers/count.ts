@@ -2,7 +2,9 @@
 // container is what its CPU limit (the cgroup v2 quota) allows, not the host's core count.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { MAX_WORKERS } from '../config/schema.js';
+
+/** Most threads server.workers may ask for. */
+export const MAX_WORKERS = 64;
 
 /** The thread count and where it came from, for the startup log. */
 export interface WorkerCount {

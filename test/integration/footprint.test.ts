@@ -1,6 +1,6 @@
 // What a relay with the default configuration loads, per thread: what it does not use stays unloaded (README,
-// "Memory"). Each library costs megabytes of resident memory per uWS thread that loads it, so a static import that
-// brings one back fails here. The modules are recorded by loader hooks preloaded into every thread.
+// "Memory"). Each library costs megabytes of resident memory in every uWS thread that loads it, so a static import
+// that brings one back fails here. The modules are recorded by loader hooks preloaded into every thread and process.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,43 +11,45 @@ import { within } from '../helpers/wait.js';
 
 const RECORDER = fileURLToPath(new URL('../fixtures/module-log/record.mjs', import.meta.url));
 
-/** The modules each thread of a relay loaded from start to a graceful exit, by thread id. */
-async function loadedModules(configText: string): Promise<Map<number, string[]>> {
+/** The modules a relay's threads, and the processes it started, loaded from start to a graceful exit. */
+async function loadedModules(configText: string): Promise<{ pid: number; threads: Map<string, string[]> }> {
   const log = join(mkdtempSync(join(tmpdir(), 'relay-modules-')), 'modules.log');
   const { configFile } = configFiles('relay-footprint-');
   const run = runCli(['-c', configFile(configText)], { MODULE_LOG: log, NODE_OPTIONS: `--import=${RECORDER}` });
   await listening(run);
   run.child.kill('SIGTERM');
   expect(await within(run.exited, 15_000, 'the relay to exit')).toBe(0);
-  const threads = new Map<number, string[]>();
+  const threads = new Map<string, string[]>();
   for (const line of readFileSync(log, 'utf8').split('\n')) {
     const space = line.indexOf(' ');
     if (space <= 0) continue;
-    const thread = Number(line.slice(0, space));
+    const thread = line.slice(0, space);
     threads.set(thread, [...(threads.get(thread) ?? []), line.slice(space + 1)]);
   }
-  return threads;
+  return { pid: run.child.pid!, threads };
 }
 
 const hasPackage = (urls: readonly string[], name: string): boolean => urls.some((u) => u.includes(`/node_modules/${name}/`));
+const loads = (urls: readonly string[], file: string): boolean => urls.some((u) => u.endsWith(`/dist/${file}`));
 
 describe('what a default relay loads', () => {
-  it('the main thread leaves jose and ioredis unloaded; a worker thread loads neither them nor zod, js-yaml or the config schema', async () => {
+  it('its threads load none of zod, js-yaml, the config schema, jose or ioredis; the configuration is validated in a process of its own', async () => {
     // Two uWS threads whatever the machine; loopback, free ports, no event-loop admission (as helpers/cli.ts's LOOPBACK).
-    const threads = await loadedModules(
+    const { pid, threads } = await loadedModules(
       'server: { host: 127.0.0.1, port: 0, workers: 2 }\nmetrics: { host: 127.0.0.1, port: 0 }\nlimits: { max_event_loop_delay_ms: 0 }\n',
     );
-    const main = [...threads.values()].find((urls) => urls.some((u) => u.endsWith('/dist/cli.js')));
-    const workers = [...threads.values()].filter((urls) => urls.some((u) => u.endsWith('/dist/workers/thread.js')));
-    // The record is complete enough to trust its absences: the main thread's config loading is in it.
-    expect(main).toBeDefined();
-    expect(hasPackage(main!, 'zod')).toBe(true);
-    expect(hasPackage(main!, 'js-yaml')).toBe(true);
+    const relay = [...threads].filter(([thread]) => thread.startsWith(`${pid}:`)).map(([, urls]) => urls);
+    const main = relay.filter((urls) => loads(urls, 'cli.js'));
+    const workers = relay.filter((urls) => loads(urls, 'workers/thread.js'));
+    const loaders = [...threads].filter(([thread]) => !thread.startsWith(`${pid}:`)).map(([, urls]) => urls);
+    expect(main).toHaveLength(1);
     expect(workers).toHaveLength(1);
-    for (const name of ['jose', 'ioredis']) expect(hasPackage(main!, name), `main thread loaded ${name}`).toBe(false);
-    const worker = workers[0]!;
-    expect(hasPackage(worker, 'pino')).toBe(true);
-    for (const name of ['zod', 'js-yaml', 'jose', 'ioredis']) expect(hasPackage(worker, name), `worker thread loaded ${name}`).toBe(false);
-    expect(worker.filter((u) => u.includes('/dist/config/'))).toEqual([]);
+    // The record is complete enough to trust its absences: the loader process's zod and js-yaml are in it.
+    expect(loaders.filter((urls) => loads(urls, 'config/loader-process.js') && hasPackage(urls, 'zod') && hasPackage(urls, 'js-yaml'))).toHaveLength(1);
+    expect(hasPackage(main[0]!, 'pino') && hasPackage(workers[0]!, 'pino')).toBe(true);
+    for (const urls of [...main, ...workers]) {
+      for (const name of ['zod', 'js-yaml', 'jose', 'ioredis']) expect(hasPackage(urls, name), `a relay thread loaded ${name}`).toBe(false);
+      expect(urls.filter((u) => /\/dist\/config\/(schema|load|security|cluster|reference)\.js$/.test(u))).toEqual([]);
+    }
   });
 });
