@@ -152,14 +152,19 @@ describe('worker threads', () => {
     expect(perIp.filter((r) => r === 429)).toHaveLength(1);
 
     const rated = await relayWith(4, { limits: { max_upgrades_per_second: 3 } });
+    const started = performance.now();
     const burst = Array.from({ length: 12 }, () => new TestClient(rated.url));
     onTestFinished(async () => {
       await Promise.all(burst.map((c) => c.terminate()));
     });
     const rates = await Promise.all(burst.map((c) => c.opened(10_000).then(() => 'open', (e: unknown) => (e instanceof HandshakeRefused ? e.status : 'error'))));
-    // One bucket for the process: its burst (about a second's worth) and what refills while the burst runs.
-    expect(rates.filter((r) => r === 'open').length).toBeLessThanOrEqual(5);
-    expect(rates.filter((r) => r === 503).length).toBeGreaterThanOrEqual(7);
+    const elapsedS = (performance.now() - started) / 1000;
+    // One bucket for the process: its burst (a second's worth, 3) and what refills while the burst runs (3/s; four
+    // buckets, one per thread, would let 12 in at once).
+    const opened = rates.filter((r) => r === 'open').length;
+    expect(opened).toBeGreaterThanOrEqual(3);
+    expect(opened).toBeLessThanOrEqual(3 + Math.ceil(3 * elapsedS));
+    expect(rates.filter((r) => r === 503)).toHaveLength(12 - opened);
   });
 
   it('with workers: 1 runs no worker thread and exports worker 0 only', async () => {
