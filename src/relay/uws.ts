@@ -26,12 +26,17 @@ export type { TemplatedApp, WebSocket, WebSocketBehavior, HttpRequest, HttpRespo
  *
  * `httpRequestTimeoutS`: uWS drops a connection that has not completed its HTTP request (the upgrade) this long
  * after it opened, whatever it trickles; uWS checks every 4 s, so the drop comes up to 4 s later.
+ *
+ * `closesUpgradeOnConnectionClose`: an upgrade completed inside res.cork() after its upgrade handler returned (an
+ * asynchronous admission) is closed right after its 101 when the request said "Connection: close": 20.30's cork()
+ * reads that flag from the response after the upgrade (uNetworking/uWebSockets#1929). 20.57 keeps the socket.
  */
 export interface UwsFeatures {
   readonly dropped: boolean;
   readonly filter: boolean;
   readonly namesAbnormalCloses: boolean;
   readonly httpRequestTimeoutS: number;
+  readonly closesUpgradeOnConnectionClose: boolean;
 }
 
 /** The build in use: the module, its version and what it adds. */
@@ -72,7 +77,7 @@ const BUILDS: readonly BuildSpec[] = [
       if (rt.glibc === null) return `needs glibc >= ${MIN_GLIBC_20_57} (this Linux has none: musl?)`;
       return compareVersions(rt.glibc, MIN_GLIBC_20_57) < 0 ? `needs glibc >= ${MIN_GLIBC_20_57}` : null;
     },
-    features: { dropped: true, filter: true, namesAbnormalCloses: true, httpRequestTimeoutS: 30 },
+    features: { dropped: true, filter: true, namesAbnormalCloses: true, httpRequestTimeoutS: 30, closesUpgradeOnConnectionClose: false },
   },
   {
     version: '20.30.0',
@@ -80,7 +85,7 @@ const BUILDS: readonly BuildSpec[] = [
     // The binary itself: the package's loader falls back to a pure-JS server, with console output, when it fails.
     id: (rt) => `uWebSockets.js-20.30/binaries/uws_${rt.platform}_${rt.arch}_${rt.abi}.node`,
     unsupported: (rt) => (rt.abi === '115' ? null : 'needs Node 20'),
-    features: { dropped: false, filter: false, namesAbnormalCloses: false, httpRequestTimeoutS: 10 },
+    features: { dropped: false, filter: false, namesAbnormalCloses: false, httpRequestTimeoutS: 10, closesUpgradeOnConnectionClose: true },
   },
 ];
 
