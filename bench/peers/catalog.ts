@@ -2,10 +2,10 @@
 import { gorilla } from './gorilla.js';
 import { uwsRaw, uwsRawTls, wsPeer } from './node-peers.js';
 import { relayCluster } from './relay-cluster.js';
-import { relay, relayTls, relayW1, relayW2, relayW4 } from './relay.js';
+import { relay, relayTls, relayW1, relayW1Baseline, relayW2, relayW2Baseline, relayW4 } from './relay.js';
 import type { Peer } from './types.js';
 
-export const PEERS: readonly Peer[] = [relay, uwsRaw, wsPeer, gorilla, relayCluster, relayTls, uwsRawTls, relayW1, relayW2, relayW4];
+export const PEERS: readonly Peer[] = [relay, uwsRaw, wsPeer, gorilla, relayCluster, relayTls, uwsRawTls, relayW1, relayW2, relayW4, relayW1Baseline, relayW2Baseline];
 
 /** What runs when neither --peers nor the scenario names its peers: the single-process comparison. */
 export const DEFAULT_PEERS: readonly string[] = ['relay', 'uws-raw', 'ws', 'gorilla'];

@@ -17,14 +17,18 @@ const CONFIG = path.join(ROOT_DIR, 'config', 'relay.yaml');
 /** null when dist/cli.js exists, otherwise the note the peer is skipped with */
 export const relayMissing = (): string | null => (existsSync(RELAY_CLI) ? null : 'dist/cli.js missing (run npm run build)');
 
-/** One relay process on loopback with free ports; `env` adds overrides (the cluster peer's backplane). */
-export function startRelay(name: string, options: StartOptions, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+/**
+ * One relay process on loopback with free ports; `env` adds overrides (the cluster peer's backplane). `root` is the
+ * checkout whose build and config/relay.yaml run: this one, or another build to compare (BASELINE_ENV).
+ */
+export function startRelay(name: string, options: StartOptions, env: NodeJS.ProcessEnv = {}, root = ROOT_DIR): Promise<ServerProcess> {
+  const [cli, config] = root === ROOT_DIR ? [RELAY_CLI, CONFIG] : [path.join(root, 'dist', 'cli.js'), path.join(root, 'config', 'relay.yaml')];
   return startServer({
     name,
     command: process.execPath,
     // --relay-node-flags come after the start command's own, so they override them
-    args: [...RELAY_NODE_FLAGS, ...(options.relay?.nodeFlags ?? []), ...profileArgs(options.profileDir), RELAY_CLI, '--config-file', CONFIG],
-    cwd: ROOT_DIR,
+    args: [...RELAY_NODE_FLAGS, ...(options.relay?.nodeFlags ?? []), ...profileArgs(options.profileDir), cli, '--config-file', config],
+    cwd: root,
     cpus: options.cpus,
     env: {
       RELAY_SERVER__HOST: '127.0.0.1',
@@ -84,3 +88,35 @@ function relayWorkers(workers: number): Peer {
 export const relayW1 = relayWorkers(1);
 export const relayW2 = relayWorkers(2);
 export const relayW4 = relayWorkers(4);
+
+/**
+ * Where the baseline peers find the build they compare with: a checkout of this project (another commit), built
+ * (`npm ci && npm run build` there). Its relay runs with its own config/relay.yaml.
+ */
+export const BASELINE_ENV = 'BENCH_BASELINE_ROOT';
+
+/**
+ * `relay-w1-baseline`, `relay-w2-baseline`: the relay of the checkout at BENCH_BASELINE_ROOT with server.workers 1
+ * or 2, so that one run measures two builds round by round (a change's gain or cost against the noise).
+ */
+function baselineWorkers(workers: number): Peer {
+  const name = `relay-w${workers}-baseline`;
+  const root = (): string | undefined => process.env[BASELINE_ENV];
+  return {
+    name,
+    description: `the build at $${BASELINE_ENV} with server.workers: ${workers}`,
+    rooms: true,
+    unavailable(): Promise<string | null> {
+      const dir = root();
+      if (dir === undefined || dir === '') return Promise.resolve(`${BASELINE_ENV} not set (a built checkout to compare with)`);
+      return Promise.resolve(existsSync(path.join(dir, 'dist', 'cli.js')) ? null : `${dir}/dist/cli.js missing (run npm run build there)`);
+    },
+    async start(options: StartOptions): Promise<PeerInstance> {
+      const server = await startRelay(name, options, { RELAY_SERVER__WORKERS: String(workers) }, path.resolve(root() as string));
+      return { urls: [`ws://127.0.0.1:${server.port}/`], pids: [server.pid], runtime: runtimeOf(server.listening), close: () => server.stop() };
+    },
+  };
+}
+
+export const relayW1Baseline = baselineWorkers(1);
+export const relayW2Baseline = baselineWorkers(2);
