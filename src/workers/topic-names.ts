@@ -5,7 +5,7 @@
 
 /** Topics longer than this (bytes) are decoded each time: hashing and comparing them would cost what decoding does. */
 const MAX_CACHED_BYTES = 256;
-/** Topics remembered before the cache starts over (rooms come and go; clearing bounds its memory at ~1 MiB). */
+/** Topics remembered before the cache starts over (rooms come and go; clearing bounds its memory at ~3 MiB). */
 const MAX_ENTRIES = 4096;
 
 interface Entry {
@@ -51,6 +51,8 @@ function sameBytes(known: Uint8Array, buf: Uint8Array, start: number, length: nu
 
 /** Topics whose UTF-8 bytes a sender remembers before it starts over. */
 const MAX_ENCODED = 4096;
+/** Topics longer than this (UTF-16 code units) are encoded each time, as the receiver decodes them: a bound on memory. */
+const MAX_ENCODED_CHARS = MAX_CACHED_BYTES;
 
 /**
  * Topic names on the sending side of a link: a topic's UTF-8 bytes, encoded once and copied into each record after
@@ -62,12 +64,21 @@ export class TopicBytes {
 
   /** `topic` as UTF-8 (the same array for the same topic while remembered; never written to). */
   of(topic: string): Uint8Array {
+    if (topic.length > MAX_ENCODED_CHARS) return Buffer.from(topic, 'utf8');
     let bytes = this.#encoded.get(topic);
     if (bytes === undefined) {
       if (this.#encoded.size >= MAX_ENCODED) this.#encoded.clear();
-      bytes = Buffer.from(topic, 'utf8');
+      // Memory of its own: a short Buffer.from() is a slice of an 8 KiB pool block, which it would keep alive.
+      const own = Buffer.allocUnsafeSlow(Buffer.byteLength(topic, 'utf8'));
+      own.write(topic, 'utf8');
+      bytes = own;
       this.#encoded.set(topic, bytes);
     }
     return bytes;
+  }
+
+  /** Topics remembered now. */
+  get size(): number {
+    return this.#encoded.size;
   }
 }

@@ -65,6 +65,24 @@ describe('TopicBytes (sending side)', () => {
     expect(Buffer.from(bytes.of('/r/1')).toString()).toBe('/r/1');
   });
 
+  it('keeps each topic in memory of its own, not in a slice of the shared Buffer pool it would keep alive', () => {
+    const bytes = new TopicBytes();
+    for (const topic of ['/a', '/room/42', '/chat/日本語']) {
+      const encoded = bytes.of(topic);
+      expect(encoded.buffer.byteLength).toBe(encoded.byteLength);
+    }
+  });
+
+  it('encodes a topic longer than 256 characters each time, remembering none: its memory stays bounded', () => {
+    const bytes = new TopicBytes();
+    const long = '/' + 'x'.repeat(4000);
+    expect(Buffer.from(bytes.of(long)).toString()).toBe(long);
+    expect(bytes.of(long)).not.toBe(bytes.of(long));
+    expect(bytes.size).toBe(0);
+    bytes.of('/' + 'x'.repeat(255));
+    expect(bytes.size).toBe(1);
+  });
+
   it('writes the same records as encoding the string each time (envelope and ring layout)', () => {
     const bytes = new TopicBytes();
     const payload = Uint8Array.from([0, 1, 2, 250, 255]);
