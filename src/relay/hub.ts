@@ -581,9 +581,11 @@ export class Hub {
     if (!wantsWebSocket && req.getUrl() === WS_PORT_HEALTH_PATH) {
       const method = req.getMethod().toLowerCase();
       if (method === 'get' || method === 'head') {
-        res.writeStatus(this.#closing ? '503 Service Unavailable' : '200 OK');
+        // The process-wide flag too: this thread may not have been told of the drain yet.
+        const draining = this.#closing || this.#opts.gate?.draining === true;
+        res.writeStatus(draining ? '503 Service Unavailable' : '200 OK');
         res.writeHeader('Content-Type', 'text/plain');
-        res.end(method === 'head' ? '' : this.#closing ? 'draining\n' : 'ok\n', true);
+        res.end(method === 'head' ? '' : draining ? 'draining\n' : 'ok\n', true);
         return;
       }
     }
