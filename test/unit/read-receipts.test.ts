@@ -36,7 +36,8 @@ class StandIn {
 const SOFT = 512 * 1024;
 const CHUNK = 16 * 1024;
 
-function guarded(readTimeoutMs: number) {
+/** @param chunk bytes published every 20 ms (16 KiB: 800 KB/s) */
+function guarded(readTimeoutMs: number, chunk = CHUNK) {
   let now = 0;
   const cuts: CutTrigger[] = [];
   const guard = new BackpressureGuard({
@@ -73,13 +74,13 @@ function guarded(readTimeoutMs: number) {
     cuts,
     socket,
     /**
-     * 16 KiB published every 20 ms (800 KB/s into every socket) for `ms`, the guard sweeping every 100 ms, each client
+     * `chunk` published every 20 ms (16 KiB: 800 KB/s into every socket) for `ms`, the guard sweeping every 100 ms, each client
      * answering its pings when its lag has passed. Returns when the first socket was ended (clock ms), or -1.
      */
     run(ms: number, each: () => void = () => {}): number {
       let firstEnd = -1;
       for (const stop = now + ms; now < stop; now += 20) {
-        guard.allow(publisher.data, CHUNK);
+        guard.allow(publisher.data, chunk);
         if (now % 100 === 0) guard.sweep();
         for (const s of sockets) {
           while (s.lagMs !== null && s.pings.length > 0 && now - s.pings[0]!.at >= s.lagMs(s.pings[0]!.at)) guard.ponged(s.data, s.pings.shift()!.payload);
@@ -121,6 +122,21 @@ describe('read receipts', () => {
     const late = relay.socket((at) => Math.min(1500, Math.max(0, (at - 2000) / 2)));
     relay.run(10_000);
     expect(late.ended).toBe(4008);
+  });
+
+  it('end a reader answering a little over read_timeout_s late once the soft limit was sent past its previous answer (the README’s figures)', () => {
+    // Its previous answer is a ping interval older than the late one: at the defaults, 1.1 s late is ended at 300 KB/s
+    // and kept at 200 KB/s; 1.5 s late is ended at 200 KB/s.
+    const outcome = (lagMs: number, bytesPerS: number): number | null => {
+      const relay = guarded(1000, bytesPerS / 50);
+      const reader = relay.socket(() => lagMs);
+      relay.run(20_000);
+      return reader.ended;
+    };
+    expect(outcome(1100, 300_000)).toBe(4008);
+    expect(outcome(1100, 200_000)).toBeNull();
+    expect(outcome(1500, 200_000)).toBe(4008);
+    expect(outcome(900, 800_000)).toBeNull();
   });
 
   it('ignore a pong other than the one asked for, and uWS’s own empty keep-alive pongs', () => {
