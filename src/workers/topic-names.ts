@@ -54,24 +54,34 @@ const MAX_ENCODED = 4096;
 /** Topics longer than this (UTF-16 code units) are encoded each time, as the receiver decodes them: a bound on memory. */
 const MAX_ENCODED_CHARS = MAX_CACHED_BYTES;
 
+/** Memory a sender encodes its topics into, a block at a time (bytes); at most 768 bytes of one go unused. */
+const SLAB_BYTES = 16 * 1024;
+
 /**
  * Topic names on the sending side of a link: a topic's UTF-8 bytes, encoded once and copied into each record after
  * that (measuring and encoding a string per message costs more than one lookup by a string whose hash V8 keeps).
- * One per link sender.
+ * One per link sender. The bytes go into blocks of its own, dropped together with the topics when it starts over: a
+ * short Buffer.from() is a slice of Node's shared 8 KiB pool block, which a remembered topic would keep alive.
  */
 export class TopicBytes {
   readonly #encoded = new Map<string, Uint8Array>();
+  #slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  #used = 0;
 
   /** `topic` as UTF-8 (the same array for the same topic while remembered; never written to). */
   of(topic: string): Uint8Array {
     if (topic.length > MAX_ENCODED_CHARS) return Buffer.from(topic, 'utf8');
     let bytes = this.#encoded.get(topic);
     if (bytes === undefined) {
-      if (this.#encoded.size >= MAX_ENCODED) this.#encoded.clear();
-      // Memory of its own: a short Buffer.from() is a slice of an 8 KiB pool block, which it would keep alive.
-      const own = Buffer.allocUnsafeSlow(Buffer.byteLength(topic, 'utf8'));
-      own.write(topic, 'utf8');
-      bytes = own;
+      if (this.#encoded.size >= MAX_ENCODED) {
+        this.#encoded.clear();
+        this.#newSlab();
+      }
+      // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+      if (this.#used + topic.length * 3 > SLAB_BYTES) this.#newSlab();
+      const start = this.#used;
+      this.#used += this.#slab.write(topic, start, 'utf8');
+      bytes = this.#slab.subarray(start, this.#used);
       this.#encoded.set(topic, bytes);
     }
     return bytes;
@@ -80,5 +90,10 @@ export class TopicBytes {
   /** Topics remembered now. */
   get size(): number {
     return this.#encoded.size;
+  }
+
+  #newSlab(): void {
+    this.#slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    this.#used = 0;
   }
 }

@@ -65,11 +65,14 @@ describe('TopicBytes (sending side)', () => {
     expect(Buffer.from(bytes.of('/r/1')).toString()).toBe('/r/1');
   });
 
-  it('keeps each topic in memory of its own, not in a slice of the shared Buffer pool it would keep alive', () => {
+  it('keeps topics in memory of its own, not in slices of the shared Buffer pool they would keep alive', () => {
     const bytes = new TopicBytes();
     for (const topic of ['/a', '/room/42', '/chat/日本語']) {
+      const before = Buffer.allocUnsafe(8).buffer;
       const encoded = bytes.of(topic);
-      expect(encoded.buffer.byteLength).toBe(encoded.byteLength);
+      const after = Buffer.allocUnsafe(8).buffer;
+      expect(Buffer.from(encoded).toString()).toBe(topic);
+      expect([encoded.buffer === before, encoded.buffer === after]).toEqual([false, false]);
     }
   });
 
