@@ -514,12 +514,13 @@ export class Hub {
 
   /**
    * Answers an upgrade request after its upgrade handler returned: inside res.cork(), as uWS requires, with all of
-   * `open` held back until cork() has returned. uWS's cork() (20.30 and 20.57 alike; fixed upstream in
-   * uNetworking/uWebSockets#1929) reads the response's HTTP state once its callback returns, even when the callback
-   * upgraded the socket: that memory then belongs to the WebSocket, and whatever was allocated there meanwhile can read
-   * as "Connection: close", which makes cork() drop the new WebSocket at once (the client sees 101, then 1006). Work
-   * done in `open` allocates (subscribe, an admission's `opened`, which on a worker thread posts to the main thread):
-   * inside the cork, about one asynchronous upgrade in a thousand lost its socket; held back, about one in 50,000.
+   * `open` held back until cork() has returned. 20.30's cork() (fixed upstream in uNetworking/uWebSockets#1929; 20.57
+   * keeps a Connection: close upgrade, see UwsFeatures) reads the response's HTTP state once its callback returns,
+   * even when the callback upgraded the socket: that memory then belongs to the WebSocket, and whatever was allocated
+   * there meanwhile can read as "Connection: close", which makes cork() drop the new WebSocket at once (the client sees
+   * 101, then 1006). Work done in `open` allocates (subscribe, an admission's `opened`, which on a worker thread posts
+   * to the main thread): inside the cork, about one asynchronous upgrade in a thousand lost its socket; held back,
+   * about one in 50,000.
    */
   #corked(res: HttpResponse, answer: () => void): void {
     const held: WebSocket<SocketData>[] = [];
