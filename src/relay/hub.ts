@@ -24,6 +24,9 @@ import {
 } from './uws.js';
 
 /** Per-connection state; uWS stores it on the socket object itself. A plug-in's slot is read only by that plug-in. */
+/** RFC 6455: the Connection header of an opening handshake includes the token Upgrade (any case, in a list). */
+const UPGRADE_TOKEN = /(?:^|,)\s*upgrade\s*(?:,|$)/i;
+
 export interface SocketData<A = unknown, L = unknown> {
   /** pub/sub topic this socket joined (its room). */
   topic: string;
@@ -559,10 +562,11 @@ export class Hub {
    * and never calls `upgrade` for a key that is not 24 characters long (see #notUpgrade). Always on, before admission.
    * @returns true when it refused the request
    */
-  #refusedHandshake(res: HttpResponse, version: string, key: string): boolean {
+  #refusedHandshake(res: HttpResponse, version: string, key: string, connection: string): boolean {
     let status: string, body: string;
     if (version !== '13') [status, body] = ['426 Upgrade Required', 'unsupported WebSocket version'];
     else if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) [status, body] = ['400 Bad Request', 'missing or malformed Sec-WebSocket-Key'];
+    else if (!UPGRADE_TOKEN.test(connection)) [status, body] = ['400 Bad Request', 'the Connection header must include Upgrade'];
     else return false;
     this.#opts.observer.upgradeRejected('bad_handshake');
     res.writeStatus(status);
@@ -578,7 +582,7 @@ export class Hub {
    */
   #notUpgrade(res: HttpResponse, req: HttpRequest): void {
     const wantsWebSocket = req.getHeader('upgrade').toLowerCase() === 'websocket';
-    if (wantsWebSocket && this.#refusedHandshake(res, req.getHeader('sec-websocket-version'), req.getHeader('sec-websocket-key'))) return;
+    if (wantsWebSocket && this.#refusedHandshake(res, req.getHeader('sec-websocket-version'), req.getHeader('sec-websocket-key'), req.getHeader('connection'))) return;
     if (!wantsWebSocket && req.getUrl() === WS_PORT_HEALTH_PATH) {
       const method = req.getMethod().toLowerCase();
       if (method === 'get' || method === 'head') {
@@ -626,14 +630,20 @@ export class Hub {
         throw err;
       }
     };
+    /** Set when the answer comes after the upgrade handler returned outside res.cork(): a refusal then corks itself. */
+    let uncorked = false;
     const refuse = (status: string, reason: RejectReason, body = status, headers?: Readonly<Record<string, string>>): void => {
       this.#opts.observer.upgradeRejected(reason);
-      res.writeStatus(status);
-      if (headers) for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-      res.end(body, true);
+      const write = (): void => {
+        res.writeStatus(status);
+        if (headers) for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+        res.end(body, true);
+      };
+      if (uncorked) res.cork(write);
+      else write();
     };
 
-    if (this.#refusedHandshake(res, req.getHeader('sec-websocket-version'), key)) return;
+    if (this.#refusedHandshake(res, req.getHeader('sec-websocket-version'), key, req.getHeader('connection'))) return;
     if (this.#closing || gate?.draining === true) {
       refuse('503 Service Unavailable', 'draining', 'server is shutting down');
       return;
@@ -682,8 +692,15 @@ export class Hub {
     verdict
       .then(
         (v) => {
-          if (!aborted) this.#corked(res, () => settle(v));
-          else if (v.ok) admission.closed?.(v.state);
+          if (aborted) {
+            if (v.ok) admission.closed?.(v.state);
+          } else if (this.#opts.features?.upgradesOutsideCork === true) {
+            // An admitted upgrade is completed outside cork(), a refusal inside it (UwsFeatures.upgradesOutsideCork).
+            uncorked = true;
+            settle(v);
+          } else {
+            this.#corked(res, () => settle(v));
+          }
         },
         (err: unknown) => {
           this.#opts.logger.error({ err }, 'admission failed');

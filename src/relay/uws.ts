@@ -30,6 +30,13 @@ export type { TemplatedApp, WebSocket, WebSocketBehavior, HttpRequest, HttpRespo
  * `closesUpgradeOnConnectionClose`: an upgrade completed inside res.cork() after its upgrade handler returned (an
  * asynchronous admission) is closed right after its 101 when the request said "Connection: close": 20.30's cork()
  * reads that flag from the response after the upgrade (uNetworking/uWebSockets#1929). 20.57 keeps the socket.
+ *
+ * `upgradesOutsideCork`: an upgrade answered after its upgrade handler returned may be completed outside res.cork().
+ * Inside it, both builds' cork() reads the response's HTTP state after its callback even when the callback upgraded the
+ * socket (the same uWS bug), memory the new WebSocket owns by then, and 20.57 dropped about one such socket in 300
+ * right after its 101. 20.57 completes it outside cork() and prints one warning per thread about a write outside
+ * cork(); 20.30 warns on every such upgrade and aborts the process on one whose request said "Connection: close", so
+ * there the hub stays inside cork() and takes the socket in only once cork() has returned (see Hub).
  */
 export interface UwsFeatures {
   readonly dropped: boolean;
@@ -37,6 +44,7 @@ export interface UwsFeatures {
   readonly namesAbnormalCloses: boolean;
   readonly httpRequestTimeoutS: number;
   readonly closesUpgradeOnConnectionClose: boolean;
+  readonly upgradesOutsideCork: boolean;
 }
 
 /** The build in use: the module, its version and what it adds. */
@@ -77,7 +85,7 @@ const BUILDS: readonly BuildSpec[] = [
       if (rt.glibc === null) return `needs glibc >= ${MIN_GLIBC_20_57} (this Linux has none: musl?)`;
       return compareVersions(rt.glibc, MIN_GLIBC_20_57) < 0 ? `needs glibc >= ${MIN_GLIBC_20_57}` : null;
     },
-    features: { dropped: true, filter: true, namesAbnormalCloses: true, httpRequestTimeoutS: 30, closesUpgradeOnConnectionClose: false },
+    features: { dropped: true, filter: true, namesAbnormalCloses: true, httpRequestTimeoutS: 30, closesUpgradeOnConnectionClose: false, upgradesOutsideCork: true },
   },
   {
     version: '20.30.0',
@@ -85,7 +93,7 @@ const BUILDS: readonly BuildSpec[] = [
     // The binary itself: the package's loader falls back to a pure-JS server, with console output, when it fails.
     id: (rt) => `uWebSockets.js-20.30/binaries/uws_${rt.platform}_${rt.arch}_${rt.abi}.node`,
     unsupported: (rt) => (rt.abi === '115' ? null : 'needs Node 20'),
-    features: { dropped: false, filter: false, namesAbnormalCloses: false, httpRequestTimeoutS: 10, closesUpgradeOnConnectionClose: true },
+    features: { dropped: false, filter: false, namesAbnormalCloses: false, httpRequestTimeoutS: 10, closesUpgradeOnConnectionClose: true, upgradesOutsideCork: false },
   },
 ];
 
