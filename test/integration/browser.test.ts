@@ -115,6 +115,9 @@ describeNeeding(MISSING, 'Chromium through the relay', () => {
       await typist!.fill('#text', line);
       await typist!.press('#text', 'Enter');
     }
+    // The binary comes from another socket, which may sit on another uWS thread: two senders keep no order between
+    // them, so it is sent once the three lines are shown.
+    await watcher!.waitForSelector('#log[data-count="3"]');
     const sockets = await PageSockets.install(typist!);
     await sockets.open('bin');
     await sockets.send('bin', [222, 173, 190, 239]);
