@@ -83,8 +83,7 @@ const relay = z.strictObject({
     .describe('a client whose queue has not drained at all for this long is ended with 4008 "slow consumer", whatever its size (seconds); 0 disables'),
   read_timeout_s: z
     .number()
-    .min(0)
-    .max(60)
+    .refine((v) => v === 0 || (v >= 0.1 && v <= 60), { message: 'must be 0 (off) or between 0.1 and 60' })
     .default(1)
     .describe(
       'a client that leaves a ping queued behind its data unanswered this long, with soft_backpressure_bytes sent past its last answer, is ended with 4008 "slow consumer" (what waits in the kernel counts); 0 = no such pings (seconds)',

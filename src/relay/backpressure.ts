@@ -17,6 +17,7 @@
 // end() unsubscribes at once (nothing more is copied in) but the socket keeps its queue until the client reads it
 // or uWS's close timeout fires; `drain` fires only when a queue shrank, never for a fully stalled socket; close()
 // frees the queue at once, without a close frame.
+import { randomFillSync } from 'node:crypto';
 import type { Config, RelayConfig } from '../config/schema.js';
 import type { ReloadStep } from '../contracts.js';
 import { ConfigError } from '../errors.js';
@@ -64,6 +65,8 @@ export class FlowState {
   readTo = 0;
   /** Clock time (ms) the unanswered ping was sent; -1 when none is outstanding. */
   owingSince = -1;
+  /** This socket's part of every read receipt it is sent (random, set when it joins). */
+  secret = 0;
   /** The room's byte counter, set when the socket joins. */
   traffic: Traffic = NO_TRAFFIC;
 }
@@ -75,9 +78,26 @@ export interface Traffic {
 
 const NO_TRAFFIC: Traffic = { bytes: 0 };
 
-/** A read receipt's payload: the room's byte count when the ping was sent (uWS copies it into the frame). */
-const PING_VALUE = new Float64Array(1);
-const PING_PAYLOAD = new Uint8Array(PING_VALUE.buffer);
+/**
+ * A read receipt's payload (uWS copies it into the frame): the room's byte count when the ping was sent, then the
+ * socket's own secret, so that no client can answer for another (the count is the same for a whole room).
+ */
+const PING_BUFFER = new ArrayBuffer(16);
+const PING_VALUE = new Float64Array(PING_BUFFER, 0, 1);
+const PING_SECRET = new Uint32Array(PING_BUFFER, 8, 1);
+const PING_PAYLOAD = new Uint8Array(PING_BUFFER, 0, 12);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Random secrets for read receipts, drawn from the system's generator a thousand at a time. */
+const secrets = new Uint32Array(1024);
+let secretsLeft = 0;
+function nextSecret(): number {
+  if (secretsLeft === 0) {
+    randomFillSync(secrets);
+    secretsLeft = secrets.length;
+  }
+  return secrets[--secretsLeft]!;
+}
 
 /** What the guard needs from the hub: it decides, the hub acts. */
 export interface SocketCutter {
@@ -217,6 +237,7 @@ export class BackpressureGuard {
     flow.checkAt = this.#checkpointBytes;
     flow.traffic = room;
     flow.pingBytes = flow.readTo = room.bytes;
+    flow.secret = nextSecret();
   }
 
   closed(ws: WebSocket<SocketData>, data: SocketData): void {
@@ -238,8 +259,10 @@ export class BackpressureGuard {
   ponged(data: SocketData, message: ArrayBuffer): void {
     if (message.byteLength !== PING_PAYLOAD.byteLength) return; // uWS's own keep-alive ping has none
     const flow = data.flow;
-    // Only the ping outstanding: an answer cannot claim more than was sent, nor repeat an old one.
-    if (flow.owingSince < 0 || new Float64Array(message)[0] !== flow.pingBytes) return;
+    if (flow.owingSince < 0) return;
+    const view = new DataView(message);
+    // The receipt's own bytes, as this machine wrote them: the count of the ping outstanding and this socket's secret.
+    if (view.getFloat64(0, LITTLE_ENDIAN) !== flow.pingBytes || view.getUint32(8, LITTLE_ENDIAN) !== flow.secret) return;
     flow.readTo = flow.pingBytes;
     flow.owingSince = -1;
   }
@@ -330,6 +353,7 @@ export class BackpressureGuard {
       if (readTimeoutMs > 0) {
         if (flow.owingSince < 0 && room.bytes - flow.pingBytes >= this.#pingEveryBytes) {
           flow.pingBytes = PING_VALUE[0] = room.bytes;
+          PING_SECRET[0] = flow.secret;
           flow.owingSince = now;
           ws.ping(PING_PAYLOAD);
         }

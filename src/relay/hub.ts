@@ -23,10 +23,10 @@ import {
   type us_socket_context_t,
 } from './uws.js';
 
-/** Per-connection state; uWS stores it on the socket object itself. A plug-in's slot is read only by that plug-in. */
 /** RFC 6455: the Connection header of an opening handshake includes the token Upgrade (any case, in a list). */
 const UPGRADE_TOKEN = /(?:^|,)\s*upgrade\s*(?:,|$)/i;
 
+/** Per-connection state; uWS stores it on the socket object itself. A plug-in's slot is read only by that plug-in. */
 export interface SocketData<A = unknown, L = unknown> {
   /** pub/sub topic this socket joined (its room). */
   topic: string;

@@ -60,6 +60,9 @@ describe('limits', () => {
     expect(() => parseConfig({ relay: { max_backpressure_bytes: 4096, soft_backpressure_bytes: 4096 } })).toThrow(/soft_backpressure_bytes/);
     expect(() => parseConfig({ relay: { max_total_backpressure_bytes: -1 } })).toThrow();
     expect(() => parseConfig({ relay: { max_stall_s: -1 } })).toThrow();
+    // Under a tenth of a second, read receipts would end readers whose process merely paused.
+    expect(() => parseConfig({ relay: { read_timeout_s: 0.01 } })).toThrow(/must be 0 \(off\) or between 0.1 and 60/);
+    expect(parseConfig({ relay: { read_timeout_s: 0 } }).relay.read_timeout_s).toBe(0);
   });
 
   it('an ended socket may keep its queue for uWS close timeout: the ping margin plus the 4 s timer', () => {

@@ -149,6 +149,22 @@ describe('read receipts', () => {
     expect(liar.ended).toBe(4008);
   });
 
+  it('do not count a receipt copied from another socket of the room: each socket has a secret of its own', () => {
+    const relay = guarded(1000);
+    // The reader answers promptly and keeps nothing; the forger never reads and answers with the reader's receipts,
+    // which carry the same byte count as its own.
+    const reader = relay.socket(null);
+    const forger = relay.socket(null);
+    relay.run(5000, () => {
+      for (const ping of reader.pings.splice(0)) {
+        relay.guard.ponged(reader.data, ping.payload);
+        relay.guard.ponged(forger.data, ping.payload);
+      }
+    });
+    expect(reader.ended).toBeNull();
+    expect(forger.ended).toBe(4008);
+  });
+
   it('are off with read_timeout_s 0: no pings, and what waits in the kernel ends nobody', () => {
     const relay = guarded(0);
     const stalled = relay.socket(null);
