@@ -39,6 +39,11 @@ export interface StartDeps {
    */
   readonly load?: () => Config;
   /**
+   * Reads the sources ahead of a reload without blocking the event loop; the function it resolves with runs a reload
+   * whose load() returns what was read. `POST /-/reload` uses it when given, so the relay keeps relaying meanwhile.
+   */
+  readonly loadAhead?: () => Promise<(reload: () => ReloadResult) => ReloadResult>;
+  /**
    * A worker thread failed: the relay has already logged it and dropped every connection; the CLI exits non-zero.
    * Called once.
    */
@@ -140,7 +145,7 @@ export async function start(config: Config, deps: StartDeps): Promise<Relay> {
         registry: exposition,
         readiness,
         path: config.metrics.path,
-        ...(config.metrics.reload_endpoint ? { reload: () => reload('http') } : {}),
+        ...(config.metrics.reload_endpoint ? { reload: () => (deps.loadAhead === undefined ? reload('http') : deps.loadAhead().then((withSources) => withSources(() => reload('http')))) } : {}),
       });
       metricsPort = await server.listen(config.metrics.host, config.metrics.port);
       lifecycle.add('metrics server', () => server.close());

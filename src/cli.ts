@@ -62,7 +62,7 @@ async function main(): Promise<void> {
 
   const logger = createLogger(config.log.level);
   // A reload reads the sources again. SIGHUP has them read first and then reloads with what was read, so the event loop
-  // does not wait for the loader process; POST /-/reload (metrics.reload_endpoint) waits for it.
+  // does not wait for the loader process; so does POST /-/reload (metrics.reload_endpoint), through loadAhead.
   let prepared: { readonly config: Config } | { readonly error: unknown } | null = null;
   const load = (): Config => {
     if (prepared === null) return loadConfigApart(sources());
@@ -94,6 +94,7 @@ async function main(): Promise<void> {
       uws,
       extensions: buildExtensions,
       load,
+      loadAhead: reread,
       onWorkerFailure: () => process.exit(ExitCode.workerFailed),
       ...(failAfter > 0 ? { failWorkerAfterMs: failAfter } : {}),
     });

@@ -32,7 +32,15 @@ export interface MetricsServerOptions {
   readonly readiness: Readiness;
   readonly path: string;
   /** When set, `POST /-/reload` runs it: 200 with what was applied, 400 with the problems of a refused reload. */
-  readonly reload?: () => { readonly ok: boolean; readonly problems: readonly string[]; readonly applied: readonly string[]; readonly restartOnly: readonly string[] };
+  readonly reload?: () => ReloadAnswer | Promise<ReloadAnswer>;
+}
+
+/** What a reload answers: applied, or refused with its problems. */
+interface ReloadAnswer {
+  readonly ok: boolean;
+  readonly problems: readonly string[];
+  readonly applied: readonly string[];
+  readonly restartOnly: readonly string[];
 }
 
 /** The Prometheus convention for an HTTP-triggered reload. */
@@ -51,12 +59,16 @@ export class MetricsServer {
           res.writeHead(405, { allow: 'POST' }).end();
           return;
         }
-        const result = opts.reload();
-        const body = result.ok
-          ? `reloaded\napplied: ${result.applied.join(', ') || '(nothing changed)'}\n` +
-            (result.restartOnly.length > 0 ? `needs a restart (not applied): ${result.restartOnly.join(', ')}\n` : '')
-          : `reload refused; the running configuration stays in force\n${result.problems.join('\n')}\n`;
-        res.writeHead(result.ok ? 200 : 400, { 'content-type': 'text/plain' }).end(body);
+        const answer = (result: ReloadAnswer): void => {
+          const body = result.ok
+            ? `reloaded\napplied: ${result.applied.join(', ') || '(nothing changed)'}\n` +
+              (result.restartOnly.length > 0 ? `needs a restart (not applied): ${result.restartOnly.join(', ')}\n` : '')
+            : `reload refused; the running configuration stays in force\n${result.problems.join('\n')}\n`;
+          res.writeHead(result.ok ? 200 : 400, { 'content-type': 'text/plain' }).end(body);
+        };
+        Promise.resolve()
+          .then(() => opts.reload!())
+          .then(answer, (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`reload failed: ${String(err)}\n`));
       } else if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
       } else if (path === opts.path) {
