@@ -39,7 +39,7 @@ function settle(status: number | null, signal: string | null, stdout: Buffer, st
 }
 
 /**
- * loadConfig in the loader process, waiting for it (about 0.1-0.3 s: this thread's event loop stops meanwhile).
+ * loadConfig in the loader process, waiting for it (0.2-0.3 s on a busy 2-core machine; this thread's event loop stops meanwhile).
  * @throws ConfigError listing every problem, LoaderFailure when the loader process gave no answer
  */
 export function loadConfigApart(options: LoadOptions): Config {

@@ -1,12 +1,16 @@
 // The configuration validated in a loader process of its own (src/config/apart.ts) is the one loadConfig gives in this
 // process: same values, frozen, and the same problems, one per line, for a configuration that is refused.
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadConfigApart, loadConfigApartAsync } from '../../src/config/apart.js';
+import { LoaderFailure, loadConfigApart, loadConfigApartAsync } from '../../src/config/apart.js';
 import { loadConfig, type LoadOptions } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
-import { configFiles } from '../helpers/cli.js';
+import { configFiles, listening, LOOPBACK, runCli, runCliToExit } from '../helpers/cli.js';
+import { within } from '../helpers/wait.js';
 
 const { configFile } = configFiles('relay-apart-');
+/** A preload that makes the loader process exit without an answer. */
+const BREAK_LOADER = { NODE_OPTIONS: `--import=${fileURLToPath(new URL('../fixtures/break-loader.mjs', import.meta.url))}` };
 
 function problemsOf(load: () => unknown): readonly string[] {
   try {
@@ -42,5 +46,25 @@ describe('configuration loaded in a process of its own', () => {
     expect(problemsOf(() => loadConfigApart(bad))).toEqual(expected);
     await expect(loadConfigApartAsync(bad)).rejects.toMatchObject({ problems: expected });
     expect(problemsOf(() => loadConfigApart({ file: '/nonexistent/relay.yaml' }))).toEqual(problemsOf(() => loadConfig({ file: '/nonexistent/relay.yaml' })));
+  });
+
+  it('a loader that cannot answer is a LoaderFailure; the CLI then validates in its own process and says so', async () => {
+    const saved = process.env['NODE_OPTIONS'];
+    process.env['NODE_OPTIONS'] = BREAK_LOADER.NODE_OPTIONS;
+    try {
+      expect(() => loadConfigApart({ file: null })).toThrow(LoaderFailure);
+      await expect(loadConfigApartAsync({ file: null })).rejects.toThrow(/exited with 70 without an answer/);
+    } finally {
+      if (saved === undefined) delete process.env['NODE_OPTIONS'];
+      else process.env['NODE_OPTIONS'] = saved;
+    }
+    const run = runCli(['-c', configFile(LOOPBACK)], BREAK_LOADER);
+    await listening(run);
+    expect(run.stderr()).toContain('the configuration loader exited with 70 without an answer; loading the configuration in this process');
+    run.child.kill('SIGTERM');
+    expect(await within(run.exited, 15_000, 'the relay to exit')).toBe(0);
+    const refused = await runCliToExit(['-c', configFile('server: { port: 70000 }\n')], BREAK_LOADER);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('server.port: must be <= 65535');
   });
 });
