@@ -82,11 +82,8 @@ const NO_TRAFFIC: Traffic = { bytes: 0 };
  * A read receipt's payload (uWS copies it into the frame): the room's byte count when the ping was sent, then the
  * socket's own secret, so that no client can answer for another (the count is the same for a whole room).
  */
-const PING_BUFFER = new ArrayBuffer(16);
-const PING_VALUE = new Float64Array(PING_BUFFER, 0, 1);
-const PING_SECRET = new Uint32Array(PING_BUFFER, 8, 1);
-const PING_PAYLOAD = new Uint8Array(PING_BUFFER, 0, 12);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const PING_PAYLOAD = new Uint8Array(12);
+const PING_VIEW = new DataView(PING_PAYLOAD.buffer);
 
 /** Random secrets for read receipts, drawn from the system's generator a thousand at a time. */
 const secrets = new Uint32Array(1024);
@@ -261,8 +258,8 @@ export class BackpressureGuard {
     const flow = data.flow;
     if (flow.owingSince < 0) return;
     const view = new DataView(message);
-    // The receipt's own bytes, as this machine wrote them: the count of the ping outstanding and this socket's secret.
-    if (view.getFloat64(0, LITTLE_ENDIAN) !== flow.pingBytes || view.getUint32(8, LITTLE_ENDIAN) !== flow.secret) return;
+    // The count of the ping outstanding and this socket's secret, as the scan wrote them (little-endian).
+    if (view.getFloat64(0, true) !== flow.pingBytes || view.getUint32(8, true) !== flow.secret) return;
     flow.readTo = flow.pingBytes;
     flow.owingSince = -1;
   }
@@ -352,8 +349,9 @@ export class BackpressureGuard {
       let unanswered = false;
       if (readTimeoutMs > 0) {
         if (flow.owingSince < 0 && room.bytes - flow.pingBytes >= this.#pingEveryBytes) {
-          flow.pingBytes = PING_VALUE[0] = room.bytes;
-          PING_SECRET[0] = flow.secret;
+          flow.pingBytes = room.bytes;
+          PING_VIEW.setFloat64(0, room.bytes, true);
+          PING_VIEW.setUint32(8, flow.secret, true);
           flow.owingSince = now;
           ws.ping(PING_PAYLOAD);
         }
