@@ -1,6 +1,6 @@
 // Peer addresses as one canonical text per address: IPv4 dotted quad (also for IPv4-mapped IPv6, which is how a
 // dual-stack `::` listener sees IPv4 clients) and RFC 5952 IPv6 (lower case, no leading zeros, longest zero run
-// compressed). Pure.
+// compressed). Pure, but for AddressNames, which shares one string per address.
 import { isIP, SocketAddress } from 'node:net';
 
 /**
@@ -49,4 +49,25 @@ export function canonicalIp(text: string): string {
   const address = new SocketAddress({ address: text, family: 'ipv6' }).address.toLowerCase();
   if (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4) return address.slice(7);
   return address;
+}
+
+/** How many addresses AddressNames remembers before it starts over. */
+const ADDRESS_NAMES_MAX = 1024;
+
+/**
+ * Hands out one string per address text, so that the sockets from one address (a proxy, a NAT, a load balancer, a
+ * test client) share it instead of keeping a copy each. It remembers at most ADDRESS_NAMES_MAX addresses and forgets
+ * them all when full: a string given out stays valid, only later sockets from that address get another copy.
+ */
+export class AddressNames {
+  readonly #names = new Map<string, string>();
+
+  /** The string kept for `text` (the same contents), `text` itself the first time. */
+  share(text: string): string {
+    const known = this.#names.get(text);
+    if (known !== undefined) return known;
+    if (this.#names.size >= ADDRESS_NAMES_MAX) this.#names.clear();
+    this.#names.set(text, text);
+    return text;
+  }
 }

@@ -49,21 +49,29 @@ const PING_EVERY_FRACTION = 1 / 4;
 export const CUT_TRIGGERS = ['soft_limit', 'stall', 'budget'] as const;
 export type CutTrigger = (typeof CUT_TRIGGERS)[number];
 
-/** Per-socket flow state, on SocketData.flow: plain numbers, updated without allocation. */
+/** `drainedAt` of a socket whose queue never shrank: further back than any limit reaches (ms; a Smi). */
+export const NEVER_DRAINED = -(2 ** 30);
+
+/**
+ * The guard's state of one socket, on SocketData.flow; updated without allocation. Every number in it stays a small
+ * integer (a V8 Smi: 32 bits on Node's 64-bit builds, 20 and 24 alike), because a field that has once held a fraction,
+ * -Infinity or 2 ** 31 in any socket is stored as a heap number of its own (16 bytes) in every socket from then on. So
+ * clock readings are whole milliseconds on the guard's clock, which the sweep moves back every CLOCK_REBASE_MS; byte
+ * positions count from their room's `base`, which its scan moves up every BYTES_REBASE; the secret is a signed 32-bit
+ * value; a publisher counts down to its next check instead of counting its bytes up.
+ */
 export class FlowState {
-  /** Payload bytes this socket has published (dropped ones included). */
-  sentBytes = 0;
-  /** sentBytes at which this publisher's room is next checked for pressure. */
-  checkAt = 0;
-  /** Clock time (ms) of the last `drain`, i.e. the last time this socket's queue shrank. */
-  drainedAt = -Infinity;
-  /** Clock time (ms) since which the queue has been non-empty without interruption; -1 while empty. */
+  /** Payload bytes this socket may still publish before its room is checked for pressure (0 or less: at its next message). */
+  untilCheck = 0;
+  /** Guard clock (ms) of the last `drain`, i.e. the last time this socket's queue shrank; NEVER_DRAINED before. */
+  drainedAt = NEVER_DRAINED;
+  /** Guard clock (ms) since which the queue has been non-empty without interruption; -1 while empty. */
   busySince = -1;
-  /** Bytes sent to this socket's room (Traffic.bytes) when the relay last pinged it. */
+  /** The room's byte position (Traffic.bytes) when the relay last pinged this socket. */
   pingBytes = 0;
-  /** Traffic.bytes at the last ping the client answered: it has read everything sent before. */
+  /** The room's byte position at the last ping the client answered: it has read everything sent before. */
   readTo = 0;
-  /** Clock time (ms) the unanswered ping was sent; -1 when none is outstanding. */
+  /** Guard clock (ms) the unanswered ping was sent; -1 when none is outstanding. */
   owingSince = -1;
   /** This socket's part of every read receipt it is sent (random, set when it joins). */
   secret = 0;
@@ -73,20 +81,32 @@ export class FlowState {
 
 /** Payload bytes sent to a room since it opened: every socket of the room was sent each of them. */
 export interface Traffic {
+  /** Bytes sent since `base` (kept under BYTES_REBASE plus a sweep's worth, so that positions stay Smis). */
   bytes: number;
+  /** Bytes sent before `bytes` started counting: the room's total is base + bytes. */
+  base: number;
 }
 
-const NO_TRAFFIC: Traffic = { bytes: 0 };
+const NO_TRAFFIC: Traffic = { bytes: 0, base: 0 };
+
+/** The guard's clock goes back by CLOCK_SHIFT_MS once it reaches this (ms: 12.4 days), far inside a Smi. */
+const CLOCK_REBASE_MS = 2 ** 30;
+const CLOCK_SHIFT_MS = 2 ** 29;
+
+/** A room's byte positions are moved down once its count reaches this (bytes). */
+const BYTES_REBASE = 2 ** 30;
+/** The furthest back a socket's byte position goes (the smallest Smi). */
+const FAR_BEHIND = -(2 ** 31);
 
 /**
- * A read receipt's payload (uWS copies it into the frame): the room's byte count when the ping was sent, then the
- * socket's own secret, so that no client can answer for another (the count is the same for a whole room).
+ * A read receipt's payload (uWS copies it into the frame): the room's byte total when the ping was sent, then the
+ * socket's own secret, so that no client can answer for another (the total is the same for a whole room).
  */
 const PING_PAYLOAD = new Uint8Array(12);
 const PING_VIEW = new DataView(PING_PAYLOAD.buffer);
 
-/** Random secrets for read receipts, drawn from the system's generator a thousand at a time. */
-const secrets = new Uint32Array(1024);
+/** Random secrets for read receipts, drawn from the system's generator a thousand at a time (signed: Smis). */
+const secrets = new Int32Array(1024);
 let secretsLeft = 0;
 function nextSecret(): number {
   if (secretsLeft === 0) {
@@ -118,9 +138,9 @@ export interface BackpressureOptions extends ResolvedLimits {
 }
 
 interface Room extends Traffic {
-  /** Every socket of the room with its data (no getUserData call while scanning). */
-  readonly sockets: Map<WebSocket<SocketData>, SocketData>;
-  /** Until this clock time (ms) publishers of this room that reach a check have their messages dropped. */
+  /** Every socket of the room with its state (no getUserData call while scanning). */
+  readonly sockets: Map<WebSocket<SocketData>, FlowState>;
+  /** Until this time (guard clock, ms) publishers of this room that reach a check have their messages dropped. */
   shedUntil: number;
   /** Bytes queued over the room's sockets at its last scan. */
   queued: number;
@@ -174,13 +194,21 @@ export class BackpressureGuard {
   #pingEveryBytes = 0;
   readonly #linger = new Ledger();
   #timer: NodeJS.Timeout | null = null;
+  /** The options' clock reading (whole ms) at which the guard's clock reads 0; moved up by #rebaseClock. */
+  #epoch: number;
   #lastLogAt = -Infinity;
   #unlogged = { soft_limit: 0, stall: 0, budget: 0 };
   readonly state: BackpressureState = { queuedBytes: 0, lingeringBytes: 0, shedMessages: 0, shedInbound: 0, cuts: { soft_limit: 0, stall: 0, budget: 0 } };
 
   constructor(opts: BackpressureOptions) {
     this.#o = opts;
+    this.#epoch = Math.floor(opts.now());
     this.#derive();
+  }
+
+  /** The guard's clock: whole ms since #epoch (a Smi: see FlowFields). */
+  #now(): number {
+    return Math.floor(this.#o.now()) - this.#epoch;
   }
 
   get budgetBytes(): number {
@@ -224,14 +252,14 @@ export class BackpressureGuard {
   opened(ws: WebSocket<SocketData>, data: SocketData): void {
     let room = this.#rooms.get(data.topic);
     if (room === undefined) {
-      room = { sockets: new Map(), shedUntil: 0, queued: 0, bytes: 0, inboundBytes: 0, inboundCheckAt: 0 };
+      room = { sockets: new Map(), shedUntil: 0, queued: 0, bytes: 0, base: 0, inboundBytes: 0, inboundCheckAt: 0 };
       this.#rooms.set(data.topic, room);
     }
-    room.sockets.set(ws, data);
     const flow = data.flow;
+    room.sockets.set(ws, flow);
     // A publisher's room is first looked at after a checkpoint's worth of bytes, like every later look: at 0, every
     // publisher's first message scanned its whole room (in a chat of 1,000 where each speaks once, every message).
-    flow.checkAt = this.#checkpointBytes;
+    flow.untilCheck = this.#checkpointBytes;
     flow.traffic = room;
     flow.pingBytes = flow.readTo = room.bytes;
     flow.secret = nextSecret();
@@ -249,7 +277,7 @@ export class BackpressureGuard {
 
   /** uWS `drain`: the socket's queue shrank. */
   drained(data: SocketData): void {
-    data.flow.drainedAt = this.#o.now();
+    data.flow.drainedAt = this.#now();
   }
 
   /** uWS `pong`: the client read everything its room was sent before the ping it answers (the ping's payload). */
@@ -258,8 +286,8 @@ export class BackpressureGuard {
     const flow = data.flow;
     if (flow.owingSince < 0) return;
     const view = new DataView(message);
-    // The count of the ping outstanding and this socket's secret, as the scan wrote them (little-endian).
-    if (view.getFloat64(0, true) !== flow.pingBytes || view.getUint32(8, true) !== flow.secret) return;
+    // The total of the ping outstanding and this socket's secret, as the scan wrote them (little-endian).
+    if (view.getFloat64(0, true) !== flow.traffic.base + flow.pingBytes || view.getInt32(8, true) !== flow.secret) return;
     flow.readTo = flow.pingBytes;
     flow.owingSince = -1;
   }
@@ -270,7 +298,7 @@ export class BackpressureGuard {
    */
   allow(data: SocketData, bytes: number): boolean {
     const flow = data.flow;
-    if ((flow.sentBytes += bytes) < flow.checkAt || this.#checkpoint(data, flow)) {
+    if ((flow.untilCheck -= bytes) > 0 || this.#checkpoint(data, flow)) {
       flow.traffic.bytes += bytes;
       return true;
     }
@@ -300,7 +328,7 @@ export class BackpressureGuard {
 
   /** Scans `room` unless it is already known to be pressed; whether its publishers must be shed now. */
   #pressed(room: Room): boolean {
-    const now = this.#o.now();
+    const now = this.#now();
     if (now >= room.shedUntil) {
       const queued: Queued[] = [];
       if (this.#scan(room, now, queued)) room.shedUntil = now + SHED_HOLD_MS;
@@ -314,20 +342,41 @@ export class BackpressureGuard {
     if (room === undefined) return true;
     if (this.#pressed(room)) {
       // Check again at this sender's next message: it stays shed only while its room is pressed.
-      flow.checkAt = flow.sentBytes;
+      flow.untilCheck = 0;
       this.state.shedMessages++;
       return false;
     }
-    flow.checkAt = flow.sentBytes + this.#checkpointBytes;
+    flow.untilCheck = this.#checkpointBytes;
     return true;
   }
 
   /** One pass over every room: soft limit, stall, then the total budget. */
   sweep(): void {
-    const now = this.#o.now();
+    while (this.#now() >= CLOCK_REBASE_MS) this.#rebaseClock();
+    const now = this.#now();
     const queued: Queued[] = [];
     for (const room of this.#rooms.values()) this.#scan(room, now, queued);
     this.#act(queued, now);
+  }
+
+  /**
+   * Moves the guard's clock back by CLOCK_SHIFT_MS (once 12.4 days of uptime have passed, then every 6.2 days), and
+   * every time kept on it: a socket's time older than the shift becomes 0, which is still further back than any limit
+   * reaches. The sentinels (negative) stay.
+   */
+  #rebaseClock(): void {
+    this.#epoch += CLOCK_SHIFT_MS;
+    const back = (t: number): number => (t < 0 ? t : Math.max(0, t - CLOCK_SHIFT_MS));
+    for (const room of this.#rooms.values()) {
+      room.shedUntil -= CLOCK_SHIFT_MS;
+      for (const flow of room.sockets.values()) {
+        flow.drainedAt = back(flow.drainedAt);
+        flow.busySince = back(flow.busySince);
+        flow.owingSince = back(flow.owingSince);
+      }
+    }
+    this.#linger.shift(CLOCK_SHIFT_MS);
+    this.#lastLogAt -= CLOCK_SHIFT_MS;
   }
 
   /**
@@ -343,15 +392,15 @@ export class BackpressureGuard {
     let pressedReaders = 0;
     let pressedUnproven = 0;
     const readTimeoutMs = o.readTimeoutMs;
-    for (const [ws, data] of room.sockets) {
+    if (room.bytes >= BYTES_REBASE) rebaseBytes(room);
+    for (const [ws, flow] of room.sockets) {
       const bytes = ws.getBufferedAmount();
-      const flow = data.flow;
       let unanswered = false;
       if (readTimeoutMs > 0) {
         if (flow.owingSince < 0 && room.bytes - flow.pingBytes >= this.#pingEveryBytes) {
           flow.pingBytes = room.bytes;
-          PING_VIEW.setFloat64(0, room.bytes, true);
-          PING_VIEW.setUint32(8, flow.secret, true);
+          PING_VIEW.setFloat64(0, room.base + room.bytes, true);
+          PING_VIEW.setInt32(8, flow.secret, true);
           flow.owingSince = now;
           ws.ping(PING_PAYLOAD);
         }
@@ -438,6 +487,22 @@ export class BackpressureGuard {
 }
 
 /**
+ * Moves a room's byte positions down by its count so far; its total (base + bytes), which read receipts carry, does
+ * not change. A position more than FAR_BEHIND back stops there: it is past any soft limit (1 GiB at most) either way,
+ * and a ping sent that far back is one no client still connected can answer in time (it would have read twice
+ * max_backpressure_bytes past it without answering): its answer no longer counts.
+ */
+function rebaseBytes(room: Room): void {
+  const shift = room.bytes;
+  room.base += shift;
+  room.bytes = 0;
+  for (const flow of room.sockets.values()) {
+    flow.readTo = Math.max(flow.readTo - shift, FAR_BEHIND);
+    flow.pingBytes = Math.max(flow.pingBytes - shift, FAR_BEHIND);
+  }
+}
+
+/**
  * Bytes held by sockets ended with a close frame: uWS keeps each queue until the client reads it or the close
  * timeout fires, and the relay can no longer see the socket. Entries expire in the order they were added.
  */
@@ -464,6 +529,11 @@ class Ledger {
       this.#head = 0;
     }
     if (this.#head === this.#until.length) this.bytes = 0;
+  }
+
+  /** Moves every expiry back by `ms` (the guard's clock moved back). */
+  shift(ms: number): void {
+    for (let i = this.#head; i < this.#until.length; i++) this.#until[i] = (this.#until[i] ?? 0) - ms;
   }
 }
 

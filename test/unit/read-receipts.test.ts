@@ -33,6 +33,17 @@ class StandIn {
   }
 }
 
+/**
+ * The guard's per-socket numbers are small integers (FlowState): a 32-bit integer is a V8 Smi on Node's 64-bit builds,
+ * anything else a heap number of its own in every socket.
+ */
+function expectSmall(s: StandIn): void {
+  for (const field of ['untilCheck', 'drainedAt', 'busySince', 'pingBytes', 'readTo', 'owingSince', 'secret'] as const) {
+    const value = s.data.flow[field];
+    expect(Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31, `${field} = ${value}`).toBe(true);
+  }
+}
+
 const SOFT = 512 * 1024;
 const CHUNK = 16 * 1024;
 
@@ -73,6 +84,10 @@ function guarded(readTimeoutMs: number, chunk = CHUNK) {
     guard,
     cuts,
     socket,
+    /** Moves the clock on by `ms` (a multiple of 20) with nothing published. */
+    advance(ms: number): void {
+      now += ms;
+    },
     /**
      * `chunk` published every 20 ms (16 KiB: 800 KB/s into every socket) for `ms`, the guard sweeping every 100 ms, each client
      * answering its pings when its lag has passed. Returns when the first socket was ended (clock ms), or -1.
@@ -163,6 +178,34 @@ describe('read receipts', () => {
     });
     expect(reader.ended).toBeNull();
     expect(forger.ended).toBe(4008);
+  });
+
+  it('keep every per-socket number a 32-bit integer past 24 days of uptime and gigabytes sent to a room, and still count receipts', () => {
+    // 256 MiB a message: the room's count passes 2 ** 31 within 200 ms and its positions are moved down again and again,
+    // between a ping and its answer too.
+    const relay = guarded(1000, 2 ** 28);
+    let lagMs = 40;
+    const reader = relay.socket(() => lagMs);
+    const stalled = relay.socket(null);
+    const drained = (): void => relay.guard.drained(reader.data);
+    relay.run(3000, drained);
+    expect(stalled.ended).toBe(4008);
+    expect(reader.ended).toBeNull();
+    expectSmall(reader);
+    // Every ping answered, then 25 days without a message: the guard's clock is past 2 ** 31 ms.
+    lagMs = 0;
+    relay.run(100, drained);
+    relay.advance(25 * 86_400_000);
+    const late = relay.socket(null);
+    relay.run(500, () => {
+      drained();
+      if (late.ended === null) expectSmall(late);
+    });
+    expect(late.sent).toBeGreaterThan(0);
+    relay.run(2000, drained);
+    expect(late.ended).toBe(4008);
+    expect(reader.ended).toBeNull();
+    expectSmall(reader);
   });
 
   it('are off with read_timeout_s 0: no pings, and what waits in the kernel ends nobody', () => {
