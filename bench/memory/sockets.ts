@@ -2,7 +2,10 @@
 // thread as the bench starts it, or bare uWS) with no client and with N idle clients held open
 // (bench/slow/holders.mjs), grouped by object kind (constructor, or string contents, or V8's internal arrays), and
 // the difference divided by N. A snapshot collects garbage first, so what it shows is what the sockets retain.
-//   npx tsx bench/memory/sockets.ts [--connections 5000,18000] [--peers relay,uws-raw] [--top 16]
+// With --path, rooms are on (relay.rooms, uws-raw's rooms mode) and every client asks for that path: one room. With
+// --root, the relay measured is the build of another checkout (to compare two commits).
+//   npx tsx bench/memory/sockets.ts [--connections 5000,18000] [--peers relay,uws-raw] [--top 16] [--path /lobby]
+//     [--root ../other-checkout]
 // README, "Memory", has a run and what the groups are.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -25,6 +28,8 @@ const flag = (name: string, fallback: string): string => {
 const counts = flag('connections', '5000,18000').split(',').map(Number);
 const peers = flag('peers', 'relay,uws-raw').split(',');
 const top = Number(flag('top', '16'));
+const roomPath = flag('path', '');
+const root = flag('root', '');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -37,10 +42,11 @@ interface Server {
 /** Starts `peer` writing heap snapshots into `dir` on SIGUSR2 (node's --heapsnapshot-signal, through NODE_OPTIONS). */
 async function start(peer: string, dir: string): Promise<Server> {
   process.env.NODE_OPTIONS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`;
-  const options: StartOptions = { cpus: null, profileDir: null, rooms: false, relay: { nodeFlags: [], env: {} } };
+  const options: StartOptions = { cpus: null, profileDir: null, rooms: roomPath !== '', relay: { nodeFlags: [], env: {} } };
   try {
     if (peer === 'relay') {
-      const s = await startRelay('relay-w1', options, { RELAY_SERVER__WORKERS: '1' });
+      const env = { RELAY_SERVER__WORKERS: '1' };
+      const s = await (root === '' ? startRelay('relay-w1', options, env) : startRelay('relay-w1', options, env, path.resolve(root)));
       return { pid: s.pid, port: s.port, stop: () => s.stop() };
     }
     if (peer === 'uws-raw') {
@@ -105,7 +111,7 @@ function groups(file: string): Map<string, Group> {
 
 /** Opens `count` idle connections to `port`; resolves once all are open, with a function that closes them. */
 async function hold(port: number, count: number): Promise<() => Promise<void>> {
-  const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', process.execPath, HOLDERS, String(port), String(count), 'stall'], {
+  const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', process.execPath, HOLDERS, String(port), String(count), 'stall', '0', roomPath || '/'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -144,7 +150,7 @@ for (const peer of peers) {
       });
       rows.sort((x, y) => Math.abs(y.bytes) - Math.abs(x.bytes));
       const perSocket = (total(full) - total(empty)) / count;
-      console.log(`${peer}, ${count} idle connections: ${perSocket.toFixed(1)} B of V8 heap per connection (${(total(empty) / 1048576).toFixed(1)} -> ${(total(full) / 1048576).toFixed(1)} MiB)`);
+      console.log(`${peer}, ${count} idle connections${roomPath === '' ? '' : ` in room ${roomPath}`}: ${perSocket.toFixed(1)} B of V8 heap per connection (${(total(empty) / 1048576).toFixed(1)} -> ${(total(full) / 1048576).toFixed(1)} MiB)`);
       for (const r of rows.slice(0, top)) console.log(`  ${r.bytes.toFixed(1).padStart(7)} B  ${r.count.toFixed(2).padStart(6)} objects  ${r.key}`);
     } finally {
       await server.stop();

@@ -3,7 +3,7 @@
 // all are open. When stdin closes, every connection reads again (answering pings) until all are closed, nothing has
 // arrived for a second, or FINAL_READ_MS passed (0, the default: no final read), and one JSON line says what they
 // saw: how many the server had closed with a close frame (by code), without one, or not at all; then it exits.
-// Usage: node holders.mjs PORT COUNT [stall|read] [FINAL_READ_MS]
+// Usage: node holders.mjs PORT COUNT [stall|read] [FINAL_READ_MS] [PATH]   (PATH: the request path, / by default)
 import { Buffer } from 'node:buffer';
 import { connect } from 'node:net';
 import process from 'node:process';
@@ -14,8 +14,9 @@ import { frameHeads, pongFor } from '../../test/helpers/frame-heads.mjs';
 const [port, count] = process.argv.slice(2, 4).map(Number);
 const reading = process.argv[4] === 'read';
 const finalReadMs = Number(process.argv[5] ?? 0);
+const path = process.argv[6] ?? '/';
 const request =
-  'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+  `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
   'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
 const IDLE_MS = 1000;
 let lastDataAt = 0;

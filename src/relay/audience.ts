@@ -4,10 +4,12 @@
 /** One topic's subscriber count, shared by every socket of the topic. */
 export interface Room {
   subscribers: number;
+  /** The topic's name, one string for every socket of the topic (see shared). */
+  readonly topic: string;
 }
 
 /** What a socket holds until uWS reports its subscription (never in the map, never written). */
-export const NO_ROOM: Room = { subscribers: 0 };
+export const NO_ROOM: Room = { subscribers: 0, topic: '' };
 
 /** Subscriber counts per topic, as uWS reports them on every subscribe and unsubscribe. */
 export class Audience {
@@ -33,9 +35,17 @@ export class Audience {
       found.subscribers = count;
       return { room: found, before };
     }
-    const room = { subscribers: count };
+    const room = { subscribers: count, topic };
     this.#rooms.set(topic, room);
     return { room, before };
+  }
+
+  /**
+   * The string its Room keeps for `topic` while the topic has subscribers, else `topic` itself: a new socket keeps
+   * that one instead of a copy of its own (a request path is a new string for every upgrade).
+   */
+  shared(topic: string): string {
+    return this.#rooms.get(topic)?.topic ?? topic;
   }
 
   /** Subscribers of `topic` now; 0 for a topic nobody joined. A lookup by string: not for the local message path. */

@@ -612,7 +612,7 @@ export class Hub {
     const protocols = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
     const url = req.getUrl();
-    const topic = topicFor(url, this.#opts.relay.rooms);
+    const topic = this.#audience.shared(topicFor(url, this.#opts.relay.rooms));
     const peerIp = this.#addresses.share(formatAddress(res.getRemoteAddress()));
     const firstProtocol = protocols === '' ? '' : (protocols.split(',')[0] ?? '').trim();
 
