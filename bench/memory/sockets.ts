@@ -3,9 +3,11 @@
 // (bench/slow/holders.mjs), grouped by object kind (constructor, or string contents, or V8's internal arrays), and
 // the difference divided by N. A snapshot collects garbage first, so what it shows is what the sockets retain.
 // With --path, rooms are on (relay.rooms, uws-raw's rooms mode) and every client asks for that path: one room. With
-// --root, the relay measured is the build of another checkout (to compare two commits).
+// --root, the relay measured is the build of another checkout (to compare two commits). With --publish KIB, the
+// clients read and answer pings, and one more client publishes that many 1 KiB messages before the second snapshot
+// (what traffic leaves in each socket's state: the relay's drains, read receipts, clock readings).
 //   npx tsx bench/memory/sockets.ts [--connections 5000,18000] [--peers relay,uws-raw] [--top 16] [--path /lobby]
-//     [--root ../other-checkout]
+//     [--root ../other-checkout] [--publish 512]
 // README, "Memory", has a run and what the groups are.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
 import { uwsRaw } from '../peers/node-peers.js';
 import { startRelay } from '../peers/relay.js';
 import type { StartOptions } from '../peers/types.js';
@@ -30,6 +33,7 @@ const peers = flag('peers', 'relay,uws-raw').split(',');
 const top = Number(flag('top', '16'));
 const roomPath = flag('path', '');
 const root = flag('root', '');
+const publishKiB = Number(flag('publish', '0'));
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -111,7 +115,7 @@ function groups(file: string): Map<string, Group> {
 
 /** Opens `count` idle connections to `port`; resolves once all are open, with a function that closes them. */
 async function hold(port: number, count: number): Promise<() => Promise<void>> {
-  const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', process.execPath, HOLDERS, String(port), String(count), 'stall', '0', roomPath || '/'], {
+  const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', process.execPath, HOLDERS, String(port), String(count), publishKiB > 0 ? 'read' : 'stall', '0', roomPath || '/'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -132,6 +136,17 @@ async function hold(port: number, count: number): Promise<() => Promise<void>> {
   };
 }
 
+/** Publishes `kib` 1 KiB messages to `port` from one more client, then waits 2 s for the sweeps and the pongs. */
+async function publish(port: number, kib: number): Promise<void> {
+  const client = new WebSocket(`ws://127.0.0.1:${port}${roomPath || '/'}`);
+  await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
+  const message = Buffer.alloc(1024);
+  for (let i = 0; i < kib; i++) await new Promise<void>((resolve, reject) => client.send(message, (err) => (err ? reject(err) : resolve())));
+  await sleep(2000);
+  client.close();
+  await new Promise((resolve) => client.once('close', resolve));
+}
+
 const total = (m: Map<string, Group>): number => [...m.values()].reduce((n, g) => n + g.bytes, 0);
 
 for (const peer of peers) {
@@ -141,6 +156,7 @@ for (const peer of peers) {
     try {
       const empty = groups(await snapshot(server.pid, dir));
       const release = await hold(server.port, count);
+      if (publishKiB > 0) await publish(server.port, publishKiB);
       const full = groups(await snapshot(server.pid, dir));
       await release();
       const rows = [...new Set([...empty.keys(), ...full.keys()])].map((key) => {
@@ -150,7 +166,8 @@ for (const peer of peers) {
       });
       rows.sort((x, y) => Math.abs(y.bytes) - Math.abs(x.bytes));
       const perSocket = (total(full) - total(empty)) / count;
-      console.log(`${peer}, ${count} idle connections${roomPath === '' ? '' : ` in room ${roomPath}`}: ${perSocket.toFixed(1)} B of V8 heap per connection (${(total(empty) / 1048576).toFixed(1)} -> ${(total(full) / 1048576).toFixed(1)} MiB)`);
+      const what = `${count} ${publishKiB > 0 ? `connections with ${publishKiB} KiB published` : 'idle connections'}${roomPath === '' ? '' : ` in room ${roomPath}`}`;
+      console.log(`${peer}, ${what}: ${perSocket.toFixed(1)} B of V8 heap per connection (${(total(empty) / 1048576).toFixed(1)} -> ${(total(full) / 1048576).toFixed(1)} MiB)`);
       for (const r of rows.slice(0, top)) console.log(`  ${r.bytes.toFixed(1).padStart(7)} B  ${r.count.toFixed(2).padStart(6)} objects  ${r.key}`);
     } finally {
       await server.stop();
