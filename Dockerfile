@@ -18,12 +18,16 @@ FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: nothing here needs an install script. Both uWebSockets.js builds (and 20.30's optional
-# bufferutil/utf-8-validate) load prebuilt binaries at runtime; esbuild (dev only, via tsx/vitest)
-# is not used by `tsc`. The slim image has no compiler for a node-gyp fallback anyway.
+# bufferutil/utf-8-validate) load prebuilt binaries at runtime; esbuild (dev only: the build's bundle step,
+# tsx, vitest) finds its platform binary without its own. The slim image has no compiler for a node-gyp
+# fallback anyway.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
+# tsc builds the library into dist/, then esbuild bundles the command and its thread and loader entries there
+# (dist/cli.js; README "Memory").
 RUN npm run build
 
 # --- deps: production dependencies only, for the target platform (cached until package*.json change)

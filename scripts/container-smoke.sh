@@ -208,6 +208,8 @@ problems=()
 [ -z "$ts_sources" ] || problems+=("TypeScript sources: $ts_sources")
 for d in src test bench scripts; do [ ! -e "$ROOTFS/app/$d" ] || problems+=("/app/$d exists"); done
 [ -f "$ROOTFS/app/dist/cli.js" ] || problems+=("/app/dist/cli.js missing")
+# The command is the bundle (scripts/bundle.mjs), with its thread entry beside it.
+{ [ -f "$ROOTFS/app/dist/bundle.json" ] && [ -f "$ROOTFS/app/dist/thread.js" ]; } || problems+=("/app/dist/cli.js is not the bundled command (no dist/bundle.json or dist/thread.js)")
 # Exactly one uWebSockets.js binary: the one the relay loads on this image's Node and glibc.
 uws_binaries=$(cd "$ROOTFS/app/node_modules" && find . -path './uWebSockets.js*' -name '*.node' | sort | tr '\n' ' ')
 [ "$(wc -w <<<"$uws_binaries")" = 1 ] || problems+=("expected exactly one uWebSockets.js binary, found: ${uws_binaries:-none}")
@@ -216,7 +218,7 @@ cmp -s "$ROOTFS$CONTAINER_CONFIG" config/relay.yaml || problems+=("$CONTAINER_CO
 app_mb=$(du -sm "$ROOTFS/app" | cut -f1)
 prod_pkgs=$(node -p 'Object.keys(require(process.argv[1]).packages).length' "$ROOTFS/app/node_modules/.package-lock.json")
 buildah umount "$CTR" >/dev/null
-ok "image contents: /app ${app_mb} MB, dist/cli.js, one uWS binary (${uws_binaries% }), none of the $dev_count dev-only lockfile packages, no .ts sources, default config at $CONTAINER_CONFIG"
+ok "image contents: /app ${app_mb} MB, dist/cli.js (bundled), one uWS binary (${uws_binaries% }), none of the $dev_count dev-only lockfile packages, no .ts sources, default config at $CONTAINER_CONFIG"
 
 # --- 6. configuration errors surface in the container -------------------------------------------
 # The image's entrypoint with its CMD replaced: the default config validates, and a bad env override

@@ -1,7 +1,7 @@
 // The command line: flags, --help and --version, on node:util's parser (a full CLI framework costs about 7 MB of
 // RSS for four flags). Pure: the CLI prints and exits.
-import { readFileSync } from 'node:fs';
 import { parseArgs as parseFlags } from 'node:util';
+import { RELAY_VERSION } from './version.js';
 
 export interface Args {
   readonly configFile: string | undefined;
@@ -36,7 +36,7 @@ Options:
  * Parses argv (without node and the script).
  * @throws UsageError for an unknown flag, a missing value or a positional argument
  */
-export function parseCommandLine(argv: readonly string[], version: () => string = packageVersion): Command {
+export function parseCommandLine(argv: readonly string[], version: () => string = () => RELAY_VERSION): Command {
   let values;
   try {
     ({ values } = parseFlags({
@@ -75,10 +75,4 @@ function describe(err: unknown): string {
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `Unknown argument: ${arg ?? message}`;
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `Missing or invalid value: ${message ?? ''}`;
   return message ?? String(err);
-}
-
-/** The version in the package.json next to dist/ (or src/ when run from source). */
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  return String(pkg.version);
 }

@@ -1,9 +1,6 @@
 // relay_build_info: what is running, as labels on a constant 1 (the Prometheus convention for build facts).
-import { createRequire } from 'node:module';
 import { Gauge, type Registry } from 'prom-client';
-
-/** The relay's own version, from its package.json (next to dist/ and src/ alike). */
-export const RELAY_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+import { RELAY_VERSION } from '../version.js';
 
 /** Registers relay_build_info{version, node_version, uws_version} 1 on `registry`. */
 export function registerBuildInfo(registry: Registry, uwsVersion: string, nodeVersion: string = process.version): void {

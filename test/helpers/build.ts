@@ -20,10 +20,12 @@ function newest(dir: string): number {
 
 /** True when dist/ is missing or older than anything it is built from. */
 export function buildIsStale(root = ROOT): boolean {
-  const stamp = join(root, 'dist', 'index.js');
-  if (!existsSync(stamp) || !existsSync(join(root, 'dist', 'cli.js'))) return true;
-  const sources = Math.max(newest(join(root, 'src')), statSync(join(root, 'tsconfig.build.json')).mtimeMs, statSync(join(root, 'tsconfig.json')).mtimeMs);
-  return sources > statSync(stamp).mtimeMs;
+  // tsc writes index.js, then the bundle step writes bundle.json last (scripts/bundle.mjs).
+  const stamps = [join(root, 'dist', 'index.js'), join(root, 'dist', 'bundle.json')];
+  if (!stamps.every((stamp) => existsSync(stamp))) return true;
+  const built = Math.min(...stamps.map((stamp) => statSync(stamp).mtimeMs));
+  const inputs = [join(root, 'tsconfig.build.json'), join(root, 'tsconfig.json'), join(root, 'scripts', 'bundle.mjs')];
+  return Math.max(newest(join(root, 'src')), ...inputs.map((file) => statSync(file).mtimeMs)) > built;
 }
 
 export default function setup(): void {
@@ -33,4 +35,5 @@ export default function setup(): void {
     cwd: ROOT,
     stdio: 'inherit',
   });
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
 }
