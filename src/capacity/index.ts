@@ -1,7 +1,8 @@
 // Protects the relay process itself: a connection cap the open-file limit can hold, a listener that stops
 // accepting instead of spinning when descriptors run out, and load-aware admission (event-loop delay, memory).
 // Always on; the hub consults the gate on every upgrade, everything else runs on timers.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { Counter, Gauge } from '../metrics/prom.js';
 import type { LimitsConfig } from '../config/security.js';
 import type { ReadinessGate, ReloadStep } from '../contracts.js';
 import type { Logger } from '../logger.js';

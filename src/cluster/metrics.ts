@@ -1,6 +1,7 @@
 // The backplane's metric set. Per-message counts are plain numbers bumped on the hot path and turned into Prometheus
 // series at scrape time; the latency histogram is observed once per envelope (one Redis message), not per message.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from '../metrics/prom.js';
 import { monotonic } from '../metrics/registry.js';
 
 /** Every value of the `reason` label of relay_backplane_dropped_total, declared up front. */

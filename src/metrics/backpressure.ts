@@ -1,6 +1,7 @@
 // The slow-consumer guard's series: queued bytes and budget as gauges read at scrape time, cuts by trigger, and
 // messages shed at their publisher.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { Counter, Gauge } from './prom.js';
 import { CUT_TRIGGERS, type BackpressureObserver, type BackpressureState, type CutTrigger } from '../relay/backpressure.js';
 import { monotonic } from './registry.js';
 

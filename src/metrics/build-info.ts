@@ -1,5 +1,6 @@
 // relay_build_info: what is running, as labels on a constant 1 (the Prometheus convention for build facts).
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { Gauge } from './prom.js';
 import { RELAY_VERSION } from '../version.js';
 
 /** Registers relay_build_info{version, node_version, uws_version} 1 on `registry`. */

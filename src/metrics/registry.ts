@@ -1,6 +1,6 @@
 // The relay's metric set, on its own registry. Hot-path counts are plain numbers read at scrape time;
 // everything else is bumped through label children bound once.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from './prom.js';
 import { DISCONNECT_REASONS, UPGRADE_REJECT_REASONS, type DisconnectReason, type RejectReason } from '../relay/protocol.js';
 import type { HubCounters, HubObserver } from '../relay/hub.js';
 

@@ -1,7 +1,8 @@
 // One relay from outside: the series that tell the uWS threads apart, and the main thread's view that sums every
 // thread's registry at scrape time (prom-client's cluster aggregation: counters and gauges summed).
-import { AggregatorRegistry, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { GateState } from '../capacity/gate.js';
+import { aggregate, Gauge } from './prom.js';
 import { monotonic } from './registry.js';
 
 type Metrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -55,7 +56,7 @@ export function summedOver(own: Registry, workers: () => Promise<unknown[]>): Ex
       // What only the main thread has (process and Node metrics, the process-wide gauges) is passed through as it is:
       // prom-client would drop or average some of it, made as it is for processes that each have their own.
       const main = mine.map((m) => (inWorkers.has(m.name) ? m : { ...m, aggregator: 'first' as const }));
-      return AggregatorRegistry.aggregate([main, ...perThread]).metrics();
+      return aggregate([main, ...perThread]).metrics();
     },
   };
 }

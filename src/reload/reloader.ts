@@ -1,6 +1,7 @@
 // Applies a freshly loaded configuration to the running relay, all or nothing: every step prepares first (and may
 // refuse, naming the key), then all commit. Counts every attempt in the Prometheus convention.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Counter as PromCounter, Registry } from 'prom-client';
+import { Counter, Gauge } from '../metrics/prom.js';
 import type { Config } from '../config/schema.js';
 import type { PreparedChange, ReloadStep } from '../contracts.js';
 import { ConfigError } from '../errors.js';
@@ -42,8 +43,8 @@ export class ConfigReloader {
   readonly #steps: ReloadStep[] = [];
   readonly #logger: Logger;
   #running: Config;
-  readonly #succeeded: Counter.Internal;
-  readonly #failed: Counter.Internal;
+  readonly #succeeded: PromCounter.Internal;
+  readonly #failed: PromCounter.Internal;
   readonly #lastOk: Gauge;
   readonly #lastSuccess: Gauge;
 
