@@ -122,10 +122,10 @@ describe('README tables agree with the code', () => {
     for (const file of sources) {
       const [dir, name] = file.includes('/') ? [file.slice(0, file.lastIndexOf('/') + 1), file.slice(file.lastIndexOf('/') + 1)] : ['', file];
       if (dir !== '') expect(tree, `src/${dir} in the tree`).toMatch(new RegExp(`^  ${dir}`, 'm'));
-      expect(tree, `src/${file} in the tree`).toMatch(new RegExp(`\\b${name.replace('.', '\\.')}\\b`));
+      expect(tree, `src/${file} in the tree`).toMatch(new RegExp(`\\b${name.replaceAll('.', '\\.')}\\b`));
     }
     const srcPart = tree.slice(0, tree.search(/^test\//m));
-    const named = Array.from(srcPart.matchAll(/\b([\w-]+\.ts)\b/g), (m) => m[1] ?? '');
+    const named = Array.from(srcPart.matchAll(/\b([\w-]+(?:\.d)?\.ts)\b/g), (m) => m[1] ?? '');
     const basenames = new Set(sources.map((f) => f.slice(f.lastIndexOf('/') + 1)));
     for (const name of named) expect(basenames, `${name} (named in the tree) exists in src/`).toContain(name);
     const testDirs = readdirSync(join(ROOT, 'test'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `test/${e.name}/`);
