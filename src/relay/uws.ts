@@ -81,7 +81,8 @@ const BUILDS: readonly BuildSpec[] = [
     id: () => 'uWebSockets.js',
     unsupported: (rt) => {
       if (!['115', '127', '137', '141'].includes(rt.abi)) return 'needs Node 20, 22, 24 or 25';
-      if (rt.platform !== 'linux') return null;
+      // Unread, the load itself decides (reading it costs a diagnostic report: 1-1.5 MB of resident memory).
+      if (rt.platform !== 'linux' || rt.glibc === undefined) return null;
       if (rt.glibc === null) return `needs glibc >= ${MIN_GLIBC_20_57} (this Linux has none: musl?)`;
       return compareVersions(rt.glibc, MIN_GLIBC_20_57) < 0 ? `needs glibc >= ${MIN_GLIBC_20_57}` : null;
     },
@@ -103,14 +104,17 @@ export interface Runtime {
   readonly abi: string;
   readonly platform: string;
   readonly arch: string;
-  /** glibc version on Linux; null elsewhere or on musl. */
-  readonly glibc: string | null;
+  /** glibc version on Linux; null elsewhere or on musl; undefined when not read. */
+  readonly glibc: string | null | undefined;
 }
 
-/** This process's runtime. */
-export function currentRuntime(): Runtime {
-  let glibc: string | null = null;
-  if (process.platform === 'linux') {
+/**
+ * This process's runtime. glibc is read only when asked for: node has no cheaper way than a whole diagnostic report,
+ * which loads modules and allocates that a relay would keep for its life.
+ */
+export function currentRuntime(withGlibc = false): Runtime {
+  let glibc: string | null | undefined = withGlibc ? null : undefined;
+  if (withGlibc && process.platform === 'linux') {
     const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
     glibc = header?.glibcVersionRuntime ?? null;
   }
@@ -140,29 +144,33 @@ export function loadUwsBuild(options: LoadOptions = {}): UwsBuild {
       throw new ConfigError([`${UWS_BUILD_ENV}: "${force}" is not a uWS build; use ${BUILDS.map((b) => b.name).join(' or ')}, or unset it`]);
     }
   }
-  let rt = options.runtime;
-  const reasons: string[] = [];
+  let rt = options.runtime ?? currentRuntime();
+  /** Why each build did not load; `tried` when its load was attempted. */
+  const failures: { build: BuildSpec; why: string; tried: boolean }[] = [];
   for (const build of candidates) {
-    rt ??= currentRuntime();
     const unsupported = build.unsupported(rt);
     if (unsupported !== null) {
-      reasons.push(`uWS ${build.version} ${unsupported}`);
+      failures.push({ build, why: unsupported, tried: false });
       continue;
     }
     let mod: unknown;
     try {
       mod = load(build.id(rt));
     } catch (err) {
-      reasons.push(`uWS ${build.version} failed to load (${firstLine(err)})`);
+      failures.push({ build, why: `failed to load (${firstLine(err)})`, tried: true });
       continue;
     }
     if (!isNative(mod)) {
-      reasons.push(`uWS ${build.version} loaded without its native exports`);
+      failures.push({ build, why: 'loaded without its native exports', tried: true });
       continue;
     }
     return { uws: mod, version: build.version, features: build.features };
   }
-  rt ??= currentRuntime();
+  // Nothing loaded: the message says which glibc this is, and a build that needs a newer one says so rather than
+  // quoting its loader.
+  if (rt.glibc === undefined) rt = { ...rt, glibc: currentRuntime(true).glibc };
+  const full = rt;
+  const reasons = failures.map(({ build, why, tried }) => `uWS ${build.version} ${(tried ? build.unsupported(full) : null) ?? why}`);
   const forced = force === '' ? '' : ` (${UWS_BUILD_ENV}=${force})`;
   throw new NativeBindingError(
     `no uWebSockets.js native build runs on Node ${rt.node} (ABI ${rt.abi}, ${rt.platform}-${rt.arch}, ` +

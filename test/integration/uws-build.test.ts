@@ -14,12 +14,12 @@ writeFileSync(config, 'server: { host: 127.0.0.1, port: 0 }\nmetrics: { host: 12
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const here = loadUwsBuild();
-const runtime = currentRuntime();
+const runtime = currentRuntime(true);
 /** The build this machine cannot load, from its facts alone; null where both load (Node 20 on glibc >= 2.38). */
 const unloadable =
   runtime.abi !== '115'
     ? { name: '20.30', why: 'uWS 20.30.0 needs Node 20' }
-    : runtime.platform === 'linux' && (runtime.glibc === null || compareVersions(runtime.glibc, '2.38') < 0)
+    : runtime.platform === 'linux' && (runtime.glibc === null || runtime.glibc === undefined || compareVersions(runtime.glibc, '2.38') < 0)
       ? { name: '20.57', why: 'uWS 20.57.0 needs glibc >= 2.38' }
       : null;
 

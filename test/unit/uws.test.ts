@@ -62,6 +62,13 @@ describe('loadUwsBuild', () => {
     expect(asked).toEqual([binary]);
   });
 
+  it('with glibc not read (as the relay starts), 20.57 is tried first and 20.30 is the fallback', () => {
+    const binary = 'uWebSockets.js-20.30/binaries/uws_linux_x64_115.node';
+    const { load, asked } = loader({ [binary]: native });
+    expect(loadUwsBuild({ load, runtime: { ...node20Bookworm, glibc: undefined } }).version).toBe('20.30.0');
+    expect(asked).toEqual(['uWebSockets.js', binary]);
+  });
+
   it('a Node no build supports gets one line: Node, ABI, glibc, why each build fails, and what would work', () => {
     const { load, asked } = loader({});
     const err = nativeBindingError(() => loadUwsBuild({ load, runtime: node22Bookworm }));
