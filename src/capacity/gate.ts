@@ -54,7 +54,7 @@ export class GateState {
     this.#cells = new Int32Array(buffer);
   }
 
-  /** Per thread: its connections, its worst event-loop delay since last read (µs), its last heartbeat (ms). */
+  /** Per thread: its connections, its worst event-loop delay since last read (µs), when its next report is due (ms). */
   static allocate(threads: number): SharedArrayBuffer {
     return new SharedArrayBuffer((FIRST_THREAD + 3 * threads) * Int32Array.BYTES_PER_ELEMENT);
   }
@@ -75,36 +75,39 @@ export class GateState {
 
   /**
    * A worker thread's event-loop meter: raises this thread's worst delay (kept until the main thread reads it) and
-   * stamps its heartbeat (ms on a clock every thread shares: Date.now() modulo 2^31).
+   * says when its next report is due, `nextInMs` from now (ms on a clock every thread shares: Date.now() modulo
+   * 2^31): a thread at rest reports seldom, and is not late until then.
    */
-  noteDelay(delayMs: number): void {
+  noteDelay(delayMs: number, nextInMs: number): void {
     const slot = FIRST_THREAD + this.threads + this.thread;
     const us = Math.min(0x7fffffff, Math.round(delayMs * 1000));
     for (let seen = Atomics.load(this.#cells, slot); us > seen; seen = Atomics.load(this.#cells, slot)) {
       if (Atomics.compareExchange(this.#cells, slot, seen, us) === seen) break;
     }
-    Atomics.store(this.#cells, FIRST_THREAD + 2 * this.threads + this.thread, heartbeat());
+    // 0 means "not watched" (retire).
+    Atomics.store(this.#cells, FIRST_THREAD + 2 * this.threads + this.thread, (heartbeat() + Math.ceil(nextInMs)) % 0x80000000 || 1);
   }
 
-  /** A worker thread that is ending stops being watched (its heartbeat stops for good). */
+  /** A worker thread that is ending stops being watched (its reports stop for good). */
   retire(): void {
     Atomics.store(this.#cells, FIRST_THREAD + 2 * this.threads + this.thread, 0);
   }
 
   /**
-   * The worst event-loop delay of the other threads since the last call (ms): what they reported, or how long one
-   * has not beaten its heart (a thread stuck right now cannot report), less `periodMs`, their reporting period.
+   * The worst event-loop delay of the other threads since the last call (ms): what they reported, or how long past
+   * its due time one's next report is (a thread stuck right now cannot report).
    */
-  othersDelayMs(periodMs: number): number {
+  othersDelayMs(): number {
     const threads = this.threads;
     const now = heartbeat();
     let worst = 0;
     for (let t = 0; t < threads; t++) {
       if (t === this.thread) continue;
       const reported = Atomics.exchange(this.#cells, FIRST_THREAD + threads + t, 0) / 1000;
-      const beat = Atomics.load(this.#cells, FIRST_THREAD + 2 * threads + t);
-      const silent = beat === 0 ? 0 : ((now - beat + 0x80000000) % 0x80000000) - periodMs;
-      worst = Math.max(worst, reported, silent);
+      const due = Atomics.load(this.#cells, FIRST_THREAD + 2 * threads + t);
+      // now - due on the folded clock, signed (a report due in the future is not late).
+      const late = due === 0 ? 0 : ((now - due + 0xc0000000) % 0x80000000) - 0x40000000;
+      worst = Math.max(worst, reported, late);
     }
     return worst;
   }
@@ -135,6 +138,11 @@ export class CapacityGate implements UpgradeGate {
   readonly #overloadRefusal: Refusal;
   readonly #onFull: FullListener;
   #full = false;
+  /**
+   * Called at every upgrade, before the load is read: this thread's capacity watches come back to full rate if they
+   * were at rest (ProcessLoad.wake). Set by whoever runs them; nothing by default.
+   */
+  wake: () => void = () => {};
 
   /**
    * @param state shared by every thread's gate; the thread that builds the cap passes it, the others pass null
@@ -191,6 +199,7 @@ export class CapacityGate implements UpgradeGate {
 
   check(): Refusal | null {
     Atomics.add(this.#cells, CHECKS, 1);
+    this.wake();
     if (Atomics.load(this.#cells, OVERLOADED) === 1) return this.#overloadRefusal;
     return this.open >= this.#max() ? this.#capReached() : this.#notFull();
   }

@@ -1,6 +1,7 @@
 // Protects the relay process itself: a connection cap the open-file limit can hold, a listener that stops
 // accepting instead of spinning when descriptors run out, and load-aware admission (event-loop delay, memory).
-// Always on; the hub consults the gate on every upgrade, everything else runs on timers.
+// Always on; the hub consults the gate on every upgrade, everything else runs on one timer (the meter's beat, see
+// load.ts), at full rate while the relay has work and about once a second at rest.
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from '../metrics/prom.js';
 import type { LimitsConfig } from '../config/security.js';
@@ -13,17 +14,24 @@ import { ListenerGuard, type ListenerControl } from './listener.js';
 import { LoadMonitor, OVERLOAD_CAUSES, ProcessLoad, type LoadSample, type OverloadCause } from './load.js';
 import { memoryLimit, type MemoryLimit } from '../relay/memory.js';
 
-/** How often load is sampled (ms): also the window of the worst event-loop delay. */
+/** How often load is sampled while the relay has work (ms): also the window of the worst event-loop delay. */
 export const LOAD_INTERVAL_MS = 500;
-/** How often a worker thread reports its event-loop delay and heartbeat to the main thread (ms). */
+/** How often a worker thread with work reports its event-loop delay to the main thread (ms). */
 export const THREAD_REPORT_MS = 50;
+/**
+ * The beat of a thread at rest (ms): its load sample, file probe or report, and its meter's resolution. At most
+ * OVERLOAD_ENTER_WITHIN_MS / 2, so that two bad samples at rest still start an overload (memory, at rest too).
+ */
+export const REST_BEAT_MS = 1000;
+/** A thread rests once it has had no connection and no upgrade for this long (ms). */
+export const REST_AFTER_MS = 2000;
 /** An overload starts at the second bad sample within this time (ms): it must recur, not be one stall. */
 const OVERLOAD_ENTER_WITHIN_MS = 2000;
 /** How long an overload cause stays on after its last bad sample (ms); clients are told to retry after it. */
 export const OVERLOAD_HOLD_MS = 5000;
 /** What an overloaded relay's 503 asks clients to wait (Retry-After, seconds). */
 export const OVERLOAD_RETRY_AFTER_S = Math.ceil(OVERLOAD_HOLD_MS / 1000);
-/** How often the descriptor table is probed (ms). */
+/** How often the descriptor table is probed while the relay has work, or the guard something to watch (ms). */
 const FILE_PROBE_INTERVAL_MS = 100;
 /**
  * How long the table may stay full while no upgrade request is answered before the listener closes (ms): a spin on
@@ -42,8 +50,8 @@ export interface CapacityOptions {
   readonly state: GateState;
   /** The descriptor table; the real one by default. */
   readonly files?: FileTable;
-  /** Load readings; the real process by default. */
-  readonly load?: { sample(): LoadSample; close(): void };
+  /** Load readings and the beat the watches run on; the real process by default (given `working`, see ProcessLoad). */
+  readonly load?: (working: () => boolean) => ThreadLoad;
   /** The memory limit max_memory_bytes: 0 derives from; read from cgroup/physical memory by default. */
   readonly memory?: () => MemoryLimit;
 }
@@ -62,6 +70,9 @@ export interface Capacity {
   /** Stops the timers. Idempotent. */
   close(): void;
 }
+
+/** What the capacity watches need from the meter (ProcessLoad). */
+export type ThreadLoad = Pick<ProcessLoad, 'sample' | 'every' | 'wake' | 'close'>;
 
 /** The keys this room reads only at start. */
 const START_KEYS = ['max_event_loop_delay_ms', 'max_memory_bytes'] as const;
@@ -113,7 +124,20 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
   const byCause = Object.fromEntries(OVERLOAD_CAUSES.map((c) => [c, overloaded.labels(c)])) as Record<OverloadCause, ReturnType<typeof overloaded.labels>>;
   for (const child of Object.values(byCause)) child.set(0);
 
-  const load = opts.load ?? new ProcessLoad(undefined, () => opts.state.othersDelayMs(THREAD_REPORT_MS));
+  let guard: ListenerGuard | null = null;
+  let checksSeen = gate.checks;
+  /**
+   * Work for the main thread's watches: a connection on any thread, an upgrade on any thread since the last beat
+   * (the gate counts them in shared memory; one on this thread wakes the beat at once), or a listener to watch.
+   */
+  const working = (): boolean => {
+    const checks = gate.checks;
+    const upgraded = checks !== checksSeen;
+    checksSeen = checks;
+    return upgraded || gate.open > 0 || guard?.watching === true;
+  };
+  const load = (opts.load ?? realLoad(opts.state, logger))(working);
+  gate.wake = () => load.wake();
   const monitor = new LoadMonitor({
     maxDelayMs: limits.max_event_loop_delay_ms,
     maxMemoryBytes,
@@ -136,7 +160,7 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
 
   new Gauge({
     name: 'relay_event_loop_delay_seconds',
-    help: `Worst event-loop delay of any uWS thread in the last ${LOAD_INTERVAL_MS} ms sample, as admission compares it with limits.max_event_loop_delay_ms`,
+    help: `Worst event-loop delay of any uWS thread in the last sample (every ${LOAD_INTERVAL_MS} ms, ${REST_BEAT_MS} ms at rest), as admission compares it with limits.max_event_loop_delay_ms`,
     registers: [registry],
     collect() {
       this.set(monitor.last.delayMs / 1000);
@@ -148,8 +172,6 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
     registers: [registry],
   }).set(maxMemoryBytes);
 
-  let guard: ListenerGuard | null = null;
-  let loadTimer: NodeJS.Timeout | null = null;
   new Gauge({
     name: 'relay_accepting',
     help: 'Whether the WebSocket listener is open (0 while closed at the open-file limit)',
@@ -189,7 +211,8 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
     start(listener) {
       // What the loop went through while the relay was starting is not load.
       load.sample();
-      loadTimer ??= setInterval(() => {
+      if (guard !== null) return;
+      load.every(LOAD_INTERVAL_MS, () => {
         try {
           const sample = load.sample();
           if (logger.isLevelEnabled('debug')) logger.debug({ event_loop_delay_ms: round(sample.delayMs), rss_bytes: sample.rssBytes }, 'load sample');
@@ -197,9 +220,8 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
         } catch (err) {
           logger.error({ err }, 'load sample failed');
         }
-      }, LOAD_INTERVAL_MS).unref();
-      if (guard !== null) return;
-      guard = new ListenerGuard({
+      });
+      const probe = new ListenerGuard({
         files,
         listener,
         readiness,
@@ -207,20 +229,30 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
         ballast: BALLAST_FDS,
         resumeFree: Math.ceil((budget?.handshakes ?? 64) / 2),
         limit: nofile,
-        intervalMs: FILE_PROBE_INTERVAL_MS,
         answered: () => gate.checks,
         stuckMs: FILE_STUCK_MS,
         now: () => performance.now(),
       });
-      guard.start();
+      guard = probe;
+      load.every(FILE_PROBE_INTERVAL_MS, () => void probe.check());
     },
     close() {
-      if (loadTimer !== null) clearInterval(loadTimer);
-      loadTimer = null;
       load.close();
       guard?.close();
     },
   };
+}
+
+/** The real process's meter, its beat paced by `working` (the other threads' delays come through shared memory). */
+function realLoad(state: GateState, logger: Logger): (working: () => boolean) => ThreadLoad {
+  return (working) =>
+    new ProcessLoad({ restMs: REST_BEAT_MS, restAfterMs: REST_AFTER_MS, working, others: () => state.othersDelayMs(), onPace: (resting) => logPace(logger, resting) });
+}
+
+/** One debug line when a thread's capacity watches start or stop resting. */
+export function logPace(logger: Logger, resting: boolean): void {
+  if (resting) logger.debug({ beat_ms: REST_BEAT_MS }, 'no connection and no upgrade: capacity watches at rest');
+  else logger.debug('capacity watches at full rate');
 }
 
 function describeOverload(active: ReadonlySet<OverloadCause>, sample: LoadSample, maxDelayMs: number, maxMemoryBytes: number): string {

@@ -1,6 +1,7 @@
 // No spin at the file limit. uWS's accept loop retries accept() whenever the listen socket is readable; once the
 // descriptor table is full every retry fails with EMFILE and the event loop spins at 100% CPU while clients wait.
-// This guard notices a full table that stays full while no upgrade request is answered (a probe on a timer: a burst
+// This guard notices a full table that stays full while no upgrade request is answered (a probe on the main thread's
+// beat, see capacity/index.ts: a burst
 // of clients that do send their requests drains by itself, each 503 freeing a descriptor), closes the listen
 // socket, gives back its ballast so the metrics server and Redis still find descriptors, and listens again once
 // enough descriptors are free.
@@ -27,8 +28,6 @@ export interface ListenerGuardOptions {
   readonly resumeFree: number;
   /** RLIMIT_NOFILE for the log line; null when unknown. */
   readonly limit: number | null;
-  /** Probe period (ms). */
-  readonly intervalMs: number;
   /** Upgrade requests answered so far (monotonic): progress that frees descriptors. */
   readonly answered: () => number;
   /** How long the table must stay full with no upgrade answered before the listener closes (ms). */
@@ -48,7 +47,6 @@ export class ListenerGuard {
   /** Since when the table is full with `answered` unchanged; null while it is not full. */
   #stuck: { since: number; answered: number } | null = null;
   #pauses = 0;
-  #timer: NodeJS.Timeout | null = null;
 
   constructor(opts: ListenerGuardOptions) {
     this.#opts = opts;
@@ -65,12 +63,16 @@ export class ListenerGuard {
     return this.#pauses;
   }
 
-  /** Starts the probe timer (unref'd: it never keeps the process alive). */
-  start(): void {
-    this.#timer ??= setInterval(() => void this.check(), this.#opts.intervalMs).unref();
+  /**
+   * True while the guard has something to watch: the listener is closed, or the last probe found the table full. The
+   * probes then run at full rate even with no client (connections that never send their request hold descriptors
+   * without any upgrade).
+   */
+  get watching(): boolean {
+    return !this.#accepting || this.#stuck !== null;
   }
 
-  /** One probe: pause when the table is full, resume when enough is free. Exposed for tests. */
+  /** One probe: pause when the table is full, resume when enough is free. The caller runs it periodically. */
   async check(): Promise<void> {
     if (this.#busy) return;
     this.#busy = true;
@@ -84,10 +86,8 @@ export class ListenerGuard {
     }
   }
 
-  /** Stops probing and gives the ballast back. Idempotent. */
+  /** Gives the ballast back. Idempotent. */
   close(): void {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
     this.#opts.files.release(this.#ballast);
   }
 

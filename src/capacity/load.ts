@@ -86,33 +86,105 @@ export class LoadMonitor {
   }
 }
 
+/** What ProcessLoad's beat runs besides the meter (see every()). */
+interface Task {
+  readonly periodMs: number;
+  readonly run: () => void;
+  /** When it last ran (ms, the clock's). */
+  last: number;
+}
+
+export interface ProcessLoadOptions {
+  /** The beat's period while the thread has work (ms): the meter's resolution then. Default 20. */
+  readonly busyMs?: number;
+  /** The beat's period at rest (ms): the meter's resolution then, and how often every task runs. Default 1000. */
+  readonly restMs?: number;
+  /** How long the thread must have been without work before it rests (ms). Default 2000. */
+  readonly restAfterMs?: number;
+  /** Whether the thread has work now (open connections, a listener to watch); read at every beat. Default: always. */
+  readonly working?: () => boolean;
+  /** The worst delay of the process's other uWS threads since the last sample (ms); none by default. */
+  readonly others?: () => number;
+  /** Monotonic clock (ms); performance.now() by default. */
+  readonly now?: () => number;
+  /** Told when the thread starts or stops resting (a debug line). */
+  readonly onPace?: (resting: boolean) => void;
+}
+
 /**
- * Reads the real process: the event loop's worst delay since the previous sample (how late a 20 ms timer fires) and
- * RSS. perf_hooks' monitorEventLoopDelay is not used because its reset() drops the interval that spans it: a stall
- * at a sample boundary went unseen. Here a stall is counted in exactly one sample, whichever timer sees it first.
+ * Reads the real process: the event loop's worst delay since the previous sample (how late the thread's beat fires)
+ * and RSS. perf_hooks' monitorEventLoopDelay is not used because its reset() drops the interval that spans it: a stall
+ * at a sample boundary went unseen. Here a stall is counted in exactly one sample, whichever reading sees it first.
+ *
+ * The beat is the thread's one timer for its capacity watches: the tasks given to every() (the load sample, the file
+ * probe, a worker's report) run on it. It beats every 20 ms while the thread has work, and once a second at rest
+ * (no connection, no upgrade, for restAfterMs): a relay nobody uses then runs about one timer a second per thread
+ * instead of about eighty, which keeps node's timer code cold (V8 compiles hot code with TurboFan, whose pages and
+ * heap the process then keeps). At rest the meter's resolution is the rest period: a stall is seen when it makes a
+ * beat late. wake() (an upgrade) brings the full rate back at once; the time spent at rest is never counted as delay.
  */
 export class ProcessLoad {
-  readonly #periodMs: number;
-  readonly #timer: NodeJS.Timeout;
-  /** When the meter's timer is due next (ms, performance.now()). */
+  readonly #busyMs: number;
+  readonly #restMs: number;
+  readonly #restAfterMs: number;
+  readonly #working: () => boolean;
+  readonly #others: () => number;
+  readonly #now: () => number;
+  readonly #onPace: (resting: boolean) => void;
+  readonly #tasks: Task[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #periodMs: number;
+  /** When the beat is due next (ms). */
   #due: number;
+  #resting = false;
+  /** An upgrade arrived since the last beat. */
+  #woken = false;
+  /** The last beat (or wake) that found work. */
+  #lastWork: number;
+  #closed = false;
   #worstMs = 0;
   #rssBytes = 0;
 
-  readonly #others: () => number;
+  constructor(opts: ProcessLoadOptions = {}) {
+    this.#busyMs = opts.busyMs ?? 20;
+    this.#restMs = opts.restMs ?? 1000;
+    this.#restAfterMs = opts.restAfterMs ?? 2000;
+    this.#working = opts.working ?? (() => true);
+    this.#others = opts.others ?? (() => 0);
+    this.#now = opts.now ?? (() => performance.now());
+    this.#onPace = opts.onPace ?? (() => {});
+    this.#periodMs = this.#busyMs;
+    const now = this.#now();
+    this.#lastWork = now;
+    this.#due = now + this.#periodMs;
+    this.#arm();
+  }
+
+  /** True while the thread rests: the beat is slow. */
+  get resting(): boolean {
+    return this.#resting;
+  }
+
+  /** The beat's period now (ms). */
+  get beatMs(): number {
+    return this.#periodMs;
+  }
 
   /**
-   * @param periodMs the meter's timer period (ms): its resolution
-   * @param others the worst delay of the process's other uWS threads since the last sample (ms); none by default
+   * Runs `task` on the beat: at the first beat at least `periodMs` after its last run while the thread has work, at
+   * every beat at rest. It must not throw (a timer's exception ends the process).
    */
-  constructor(periodMs = 20, others: () => number = () => 0) {
-    this.#others = others;
-    this.#periodMs = periodMs;
-    this.#due = performance.now() + periodMs;
-    this.#timer = setInterval(() => {
-      const now = this.#note();
-      this.#due = now + this.#periodMs;
-    }, periodMs).unref();
+  every(periodMs: number, task: () => void): void {
+    this.#tasks.push({ periodMs, run: task, last: this.#now() });
+  }
+
+  /**
+   * Work arrived (an upgrade): at rest, the full rate comes back now, before the caller reads the load. A beat
+   * that is late right now counts (the loop is late); the rest period itself does not. One flag on the upgrade path.
+   */
+  wake(): void {
+    this.#woken = true;
+    if (this.#resting && !this.#closed) this.#pace(false, this.#note());
   }
 
   sample(): LoadSample {
@@ -128,8 +200,11 @@ export class ProcessLoad {
     return { delayMs, rssBytes: this.#rssBytes };
   }
 
+  /** Stops the beat. Idempotent. */
   close(): void {
-    clearInterval(this.#timer);
+    this.#closed = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
   }
 
   /** The worst delay seen since the last call, this thread's alone (a worker thread reports it to the main one). */
@@ -140,9 +215,46 @@ export class ProcessLoad {
     return delayMs;
   }
 
-  /** Counts how late the meter is now, once: the lateness seen here is not seen again by the next reading. */
+  readonly #beat = (): void => {
+    const now = this.#note();
+    const working = this.#woken || this.#working();
+    this.#woken = false;
+    if (working) this.#lastWork = now;
+    const rest = !working && now - this.#lastWork >= this.#restAfterMs;
+    const wasResting = this.#resting;
+    // Before the tasks run: a worker's report tells the main thread when its next one is due.
+    if (rest !== wasResting) this.#pace(rest, now);
+    else this.#due = now + this.#periodMs;
+    // At rest every task runs at every beat; so it does at the beat that starts the rest (a worker's report then
+    // tells the main thread it beats slowly from now on). Half a beat of slack: a task of 500 ms runs at the beat
+    // nearest to 500 ms, not one beat later.
+    const all = wasResting || rest;
+    const slack = this.#busyMs / 2;
+    for (const task of this.#tasks) {
+      if (!all && now - task.last < task.periodMs - slack) continue;
+      task.last = now;
+      task.run();
+    }
+  };
+
+  /** Switches between the two rates. */
+  #pace(rest: boolean, now: number): void {
+    this.#resting = rest;
+    this.#periodMs = rest ? this.#restMs : this.#busyMs;
+    this.#due = now + this.#periodMs;
+    if (!rest) this.#lastWork = now;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#arm();
+    this.#onPace(rest);
+  }
+
+  #arm(): void {
+    this.#timer = setInterval(this.#beat, this.#periodMs).unref();
+  }
+
+  /** Counts how late the beat is now, once: the lateness seen here is not seen again by the next reading. */
   #note(): number {
-    const now = performance.now();
+    const now = this.#now();
     if (now > this.#due) {
       this.#worstMs = Math.max(this.#worstMs, now - this.#due);
       this.#due = now;

@@ -196,6 +196,8 @@ export class BackpressureGuard {
   #timer: NodeJS.Timeout | null = null;
   /** The options' clock reading (whole ms) at which the guard's clock reads 0; moved up by #rebaseClock. */
   #epoch: number;
+  /** Between start() and close(): the sweep runs while this thread has sockets (or cut ones may still hold bytes). */
+  #started = false;
   #lastLogAt = -Infinity;
   #unlogged = { soft_limit: 0, stall: 0, budget: 0 };
   readonly state: BackpressureState = { queuedBytes: 0, lingeringBytes: 0, shedMessages: 0, shedInbound: 0, cuts: { soft_limit: 0, stall: 0, budget: 0 } };
@@ -238,18 +240,33 @@ export class BackpressureGuard {
     this.#pingEveryBytes = Math.max(1, Math.floor(soft * PING_EVERY_FRACTION));
   }
 
+  /** Sweeps from the first socket on; a sweep that finds no socket and no lingering bytes stops until the next one. */
   start(): void {
-    if (this.#timer !== null) return;
+    this.#started = true;
+    if (this.#rooms.size > 0) this.#sweepOn();
+  }
+
+  /** Whether the sweep's timer is armed (for tests). */
+  get sweeping(): boolean {
+    return this.#timer !== null;
+  }
+
+  #sweepOn(): void {
+    if (this.#timer !== null || !this.#started) return;
+    // The clock may have reached its rebase while no sweep ran (a thread without sockets for 12 days).
+    while (this.#now() >= CLOCK_REBASE_MS) this.#rebaseClock();
     this.#timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.#timer.unref();
   }
 
   close(): void {
+    this.#started = false;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
   }
 
   opened(ws: WebSocket<SocketData>, data: SocketData): void {
+    if (this.#timer === null) this.#sweepOn();
     let room = this.#rooms.get(data.topic);
     if (room === undefined) {
       room = { sockets: new Map(), shedUntil: 0, queued: 0, bytes: 0, base: 0, inboundBytes: 0, inboundCheckAt: 0 };
@@ -357,6 +374,10 @@ export class BackpressureGuard {
     const queued: Queued[] = [];
     for (const room of this.#rooms.values()) this.#scan(room, now, queued);
     this.#act(queued, now);
+    if (this.#rooms.size === 0 && this.#linger.bytes === 0 && this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
   }
 
   /**

@@ -8,7 +8,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { LevelWithSilent } from 'pino';
 import type { Registry } from 'prom-client';
 import { CapacityGate, GateState } from '../capacity/gate.js';
-import { OVERLOAD_RETRY_AFTER_S, THREAD_REPORT_MS } from '../capacity/index.js';
+import { logPace, OVERLOAD_RETRY_AFTER_S, REST_AFTER_MS, REST_BEAT_MS, THREAD_REPORT_MS } from '../capacity/index.js';
 import { ProcessLoad } from '../capacity/load.js';
 import { createLogger, setLogLevel, type Logger } from '../logger.js';
 import { createMetrics } from '../metrics/registry.js';
@@ -71,12 +71,20 @@ async function main(): Promise<void> {
   const metrics = createMetrics(null);
   const state = new GateState(data.gate, data.index);
   const gate = new CapacityGate(state, null, OVERLOAD_RETRY_AFTER_S);
-  // This thread's event loop, for the main thread's overload admission (a stuck thread shows as a silent heartbeat).
-  const meter = new ProcessLoad();
-  state.noteDelay(0);
-  const reporting = setInterval(() => state.noteDelay(meter.own()), THREAD_REPORT_MS).unref();
+  // This thread's event loop, for the main thread's overload admission (a stuck thread shows as a report overdue).
+  // At full rate while this thread has connections or upgrades; at rest, one beat a second meters and reports.
+  const meter = new ProcessLoad({
+    restMs: REST_BEAT_MS,
+    restAfterMs: REST_AFTER_MS,
+    working: () => state.openOn(data.index) > 0,
+    onPace: (resting) => logPace(logger, resting),
+  });
+  gate.wake = () => meter.wake();
+  /** The next report comes within this long (ms): at the next beat at rest, else one beat past the period. */
+  const nextReportMs = (): number => (meter.resting ? meter.beatMs : THREAD_REPORT_MS + meter.beatMs);
+  state.noteDelay(0, nextReportMs());
+  meter.every(THREAD_REPORT_MS, () => state.noteDelay(meter.own(), nextReportMs()));
   const retire = (): void => {
-    clearInterval(reporting);
     meter.close();
     state.retire();
   };

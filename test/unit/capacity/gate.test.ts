@@ -88,23 +88,38 @@ describe('event-loop delay across threads', () => {
     vi.useRealTimers();
   });
 
-  it('hands the main thread the worst delay a worker reported since the last read, and flags a worker that stopped beating', () => {
+  it('hands the main thread the worst delay a worker reported since the last read, and flags a worker whose report is overdue', () => {
     vi.useFakeTimers({ now: 1_000_000 });
     const buffer = GateState.allocate(3);
     const main = new GateState(buffer, 0);
     const one = new GateState(buffer, 1);
     const two = new GateState(buffer, 2);
-    one.noteDelay(120);
-    one.noteDelay(30); // lower: the worst stays
-    two.noteDelay(5);
-    expect(main.othersDelayMs(50)).toBe(120);
-    expect(main.othersDelayMs(50)).toBe(0); // read once
-    // Worker 2 is stuck: it cannot report, but its heartbeat stops.
+    one.noteDelay(120, 50);
+    one.noteDelay(30, 50); // lower: the worst stays
+    two.noteDelay(5, 50);
+    expect(main.othersDelayMs()).toBe(120);
+    expect(main.othersDelayMs()).toBe(0); // read once
+    // Worker 2 is stuck: it cannot report, and its next report was due 50 ms after the last.
     vi.advanceTimersByTime(900);
-    one.noteDelay(0);
-    expect(main.othersDelayMs(50)).toBe(850);
+    one.noteDelay(0, 50);
+    expect(main.othersDelayMs()).toBe(850);
     // A worker that is ending is no longer watched.
     two.retire();
-    expect(main.othersDelayMs(50)).toBe(0);
+    expect(main.othersDelayMs()).toBe(0);
+  });
+
+  it('a worker at rest, which said its next report comes in a second, is not late before then', () => {
+    vi.useFakeTimers({ now: 2 ** 31 - 300 }); // the folded clock wraps around meanwhile
+    const buffer = GateState.allocate(2);
+    const main = new GateState(buffer, 0);
+    const worker = new GateState(buffer, 1);
+    worker.noteDelay(0, 1000);
+    vi.advanceTimersByTime(900);
+    expect(main.othersDelayMs()).toBe(0);
+    vi.advanceTimersByTime(400);
+    expect(main.othersDelayMs()).toBe(300);
+    // Awake again: it reports at full rate.
+    worker.noteDelay(0, 70);
+    expect(main.othersDelayMs()).toBe(0);
   });
 });

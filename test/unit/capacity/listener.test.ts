@@ -35,7 +35,6 @@ function guard(size: number, resume: () => Promise<boolean> = async () => true) 
     ballast: 4,
     resumeFree: 10,
     limit: size,
-    intervalMs: 100,
     answered: () => answered,
     stuckMs: 1000,
     now: () => t,
@@ -106,7 +105,6 @@ describe('listener guard', () => {
 
   it('close gives the ballast back and is idempotent', () => {
     const { g, state } = guard(100);
-    g.start();
     g.close();
     g.close();
     expect(state.used).toBe(0);

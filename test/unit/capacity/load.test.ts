@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LoadMonitor, ProcessLoad, type LoadMonitorOptions, type OverloadCause } from '../../../src/capacity/load.js';
 
 function monitor(opts: Partial<LoadMonitorOptions> = {}) {
@@ -80,7 +80,7 @@ describe('load monitor', () => {
   });
 
   it('the process sampler reads a real delay and resident set', async () => {
-    const load = new ProcessLoad(10);
+    const load = new ProcessLoad({ busyMs: 10 });
     await new Promise((resolve) => setTimeout(resolve, 50));
     const busyUntil = performance.now() + 150;
     while (performance.now() < busyUntil);
@@ -89,5 +89,78 @@ describe('load monitor', () => {
     load.close();
     expect(sample.delayMs).toBeGreaterThan(100);
     expect(sample.rssBytes).toBeGreaterThan(10 * 1024 * 1024);
+  });
+});
+
+describe('the meter\'s beat at rest', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A meter on fake timers; `stall(ms)` makes the clock jump as a stalled loop sees it. */
+  function paced(working: () => boolean) {
+    vi.useFakeTimers({ now: 0 });
+    let stalled = 0;
+    const load = new ProcessLoad({ busyMs: 20, restMs: 1000, restAfterMs: 2000, working, now: () => Date.now() + stalled });
+    const runs: number[] = [];
+    load.every(500, () => runs.push(Date.now() + stalled));
+    return { load, runs, stall: (ms: number) => (stalled += ms) };
+  }
+
+  it('beats every 20 ms while the thread has work, running a task at its period', () => {
+    const { load, runs } = paced(() => true);
+    vi.advanceTimersByTime(5000);
+    expect(load.resting).toBe(false);
+    expect(runs).toEqual([500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000]);
+    load.close();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('without work it rests after restAfterMs: one timer, one beat a second, every task at each beat', () => {
+    const { load, runs } = paced(() => false);
+    vi.advanceTimersByTime(1999);
+    expect(load.resting).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(load.resting).toBe(true);
+    expect(load.beatMs).toBe(1000);
+    runs.length = 0;
+    vi.advanceTimersByTime(5000);
+    expect(runs).toEqual([3000, 4000, 5000, 6000, 7000]);
+    expect(vi.getTimerCount()).toBe(1);
+    load.close();
+  });
+
+  it('an upgrade at rest brings the full rate back at once; the time at rest is not counted as delay, a late beat is', () => {
+    let work = false;
+    const { load, runs, stall } = paced(() => work);
+    vi.advanceTimersByTime(7300);
+    expect(load.resting).toBe(true);
+    load.own();
+    load.wake();
+    expect(load.resting).toBe(false);
+    expect(load.own()).toBe(0); // 300 ms into a one-second beat: nothing is late
+    runs.length = 0;
+    vi.advanceTimersByTime(500);
+    expect(runs).toEqual([7500]);
+    // Still without work, it rests again restAfterMs after the wake; an upgrade meanwhile keeps it awake.
+    vi.advanceTimersByTime(1400);
+    load.wake();
+    vi.advanceTimersByTime(1990);
+    expect(load.resting).toBe(false);
+    vi.advanceTimersByTime(40);
+    expect(load.resting).toBe(true);
+    // A connection (work) wakes it at the next beat at rest.
+    work = true;
+    vi.advanceTimersByTime(1000);
+    expect(load.resting).toBe(false);
+    work = false;
+    // A beat at rest that comes late because the loop stalled counts as delay.
+    vi.advanceTimersByTime(3000);
+    expect(load.resting).toBe(true);
+    load.own();
+    stall(700);
+    vi.advanceTimersByTime(1000);
+    expect(load.own()).toBe(700);
+    load.close();
   });
 });
