@@ -82,7 +82,7 @@ export const limitsSchema = z.strictObject({
   max_upgrades_per_second: rate.default(0).describe('upgrade requests per second this node handles (burst: one second’s worth); excess gets 503; 0 = unlimited'),
   max_event_loop_delay_ms: count
     .default(500)
-    .describe('event-loop delay (worst in each 0.5 s, twice within 2 s) above which new upgrades get 503 overloaded and /readyz 503, until it has stayed below for 5 s (ms); 0 = not watched'),
+    .describe('event-loop delay (worst in each 0.5 s, each 1 s at rest; twice within 2 s) above which new upgrades get 503 overloaded and /readyz 503, until it has stayed below for 5 s (ms); 0 = not watched'),
   max_memory_bytes: count
     .default(0)
     .describe('resident memory above which new upgrades get 503 overloaded and /readyz 503, until it is back under 90% of it; 0 = 80% of the memory limit (cgroup, else physical memory)'),
