@@ -7,9 +7,11 @@
 // stime) and voluntary context switches over all its threads (each is a thread going to sleep: about one per
 // wake-up). README, "Memory", has a run and what the numbers are made of.
 //   npx tsx bench/memory/idle.ts [--rounds 3] [--at 2,20,120] [--variants w1,auto,uws-raw] [--relay-node-flags "--optimize-for-size"]
+//     [--root DIR]   (another build of the relay: DIR/dist/cli.js with DIR/config/relay.yaml)
 // Unpinned: `auto` gets one uWS thread per CPU this process may use.
 import { readdirSync, readFileSync } from 'node:fs';
 import { uwsRaw } from '../peers/node-peers.js';
+import { ROOT_DIR } from '../paths.js';
 import { startRelay } from '../peers/relay.js';
 import type { StartOptions } from '../peers/types.js';
 import { cpuTicks } from '../proc.js';
@@ -24,6 +26,7 @@ const rounds = Number(flag('rounds', '3'));
 const atS = flag('at', '2,20,120').split(',').map(Number);
 const only = flag('variants', 'w1,auto,uws-raw').split(',');
 const nodeFlags = flag('relay-node-flags', '').split(' ').filter((f) => f !== '');
+const root = flag('root', ROOT_DIR);
 
 const mib = (kib: number): number => Math.round(kib / 102.4) / 10;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,8 +58,8 @@ interface Started {
 
 const options: StartOptions = { cpus: null, profileDir: null, rooms: false, relay: { nodeFlags, env: {} } };
 const VARIANTS: readonly { readonly key: string; readonly name: string; readonly start: () => Promise<Started> }[] = [
-  { key: 'w1', name: 'relay (workers 1)', start: () => startRelay('relay-w1', options, { RELAY_SERVER__WORKERS: '1' }) },
-  { key: 'auto', name: 'relay (workers auto)', start: () => startRelay('relay', options) },
+  { key: 'w1', name: 'relay (workers 1)', start: () => startRelay('relay-w1', options, { RELAY_SERVER__WORKERS: '1' }, root) },
+  { key: 'auto', name: 'relay (workers auto)', start: () => startRelay('relay', options, {}, root) },
   {
     key: 'uws-raw',
     name: 'uws-raw',
@@ -100,7 +103,7 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 const span = (atS[atS.length - 1] as number) - (atS[0] as number);
-console.log(`idle RSS, MiB, median [min-max] over ${rounds} rounds, at ${atS.join(' / ')} s after listening (anonymous + file-backed); CPU and sleeps from ${atS[0]} to ${atS[atS.length - 1]} s${nodeFlags.length > 0 ? `; relay node flags ${nodeFlags.join(' ')}` : ''}`);
+console.log(`idle RSS, MiB, median [min-max] over ${rounds} rounds, at ${atS.join(' / ')} s after listening (anonymous + file-backed); CPU and sleeps from ${atS[0]} to ${atS[atS.length - 1]} s${root === ROOT_DIR ? '' : `; relay from ${root}`}${nodeFlags.length > 0 ? `; relay node flags ${nodeFlags.join(' ')}` : ''}`);
 for (const variant of VARIANTS) {
   const rs = runs.get(variant.name) ?? [];
   const cells = atS.map((_, i) => {
