@@ -20,13 +20,17 @@ for (const file of readdirSync('dist')) if (file.startsWith('chunk-')) rmSync(`d
 // Node's built-in modules are imported as CommonJS, not as ES modules. An ES module namespace of a built-in is
 // filled when it is imported, which reads every export, and with them the lazy ones: `node:crypto` loads WebCrypto,
 // others load http2, undici and web streams. On Node 24 that cost 6 MB of resident memory in each thread; a
-// required built-in loads what is used only.
+// required built-in loads what is used only. It is taken with process.getBuiltinModule where node has it (20.16 and
+// 22.3 on), else with `require`, the same CommonJS exports: Node 22.0-22.2 are within package.json's engines.
 const BUILTIN = new RegExp(`^(node:.+|${builtinModules.join('|')})$`);
 const builtinsByRequire = {
   name: 'builtins-by-require',
   setup(b) {
     b.onResolve({ filter: BUILTIN }, (args) => (args.kind === 'import-statement' ? { path: args.path.replace(/^node:/, ''), namespace: 'builtin' } : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = process.getBuiltinModule('node:${args.path}');`, loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:${args.path}') : require('node:${args.path}');`,
+      loader: 'js',
+    }));
   },
 };
 
