@@ -1,9 +1,10 @@
 // The package as an embedder gets it: `npm pack`, installed from the tarball into an empty project (offline, from
-// the npm cache that `npm ci` filled), imported by name in TypeScript, type-checked and run.
+// the npm cache that `npm ci` filled), imported by name in TypeScript, type-checked and run; and its command (the
+// bundled dist/cli.js) run through the link npm made for it.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,7 +54,7 @@ await relay.close();
 `;
 
 describe('the packed package', () => {
-  it('installs from its tarball and imports by name in TypeScript, with types, exposing no internals', { timeout: 120_000 }, async () => {
+  it('installs from its tarball and imports by name in TypeScript, with types, exposing no internals; its command runs', { timeout: 120_000 }, async () => {
     const packed = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: ROOT });
     const tarball = join(dir, packed.stdout.trim().split('\n').pop() ?? '');
     const project = join(dir, 'consumer');
@@ -85,5 +86,15 @@ describe('the packed package', () => {
     const out = JSON.parse(stdout) as Record<string, unknown>;
     expect(out).toMatchObject({ goingAway: 1001, config: 2, isError: true, internal: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
     expect(out['port']).toBeGreaterThan(0);
+
+    // The command: the link runs `#!/usr/bin/env -S node ...`, with this node first on PATH. --check-config runs the
+    // configuration loader process from the package too (the CLI says so on stderr when it cannot).
+    const env = { PATH: `${dirname(process.execPath)}${delimiter}${process.env['PATH'] ?? ''}` };
+    const bin = join(project, 'node_modules', '.bin', 'websocket-relay');
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(await run(bin, ['--version'], { env })).toEqual({ stdout: `${pkg.version}\n`, stderr: '' });
+    const config = join(project, 'relay.yaml');
+    writeFileSync(config, 'server: { port: 0 }\nmetrics: { enabled: false }\n');
+    expect(await run(bin, ['--check-config', '-c', config], { env })).toEqual({ stdout: `configuration ok: ${config}\n`, stderr: '' });
   });
 });
