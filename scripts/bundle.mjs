@@ -45,6 +45,9 @@ const result = await build({
   target: 'node20',
   chunkNames: 'chunk-[hash]',
   sourcemap: 'linked',
+  // The maps give src/ and node_modules/ lines (README, "Command line") without a copy of those sources: 2.4 of
+  // dist/'s 6.9 MB and 0.5 of the packed 1.3 MB.
+  sourcesContent: false,
   metafile: true,
   logLevel: 'warning',
   // pino and prom-client are CommonJS and require node's built-ins; an ES module has no `require` of its own.
