@@ -2,7 +2,7 @@
 // (Debian: gcc libc6-dev libssl-dev), for wss://.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cachedBuild } from '../build-cache.js';
+import { cachedBuild, nativeBuildDir } from '../build-cache.js';
 import { run } from '../exec.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -19,5 +19,5 @@ export function buildLoadgen(): Promise<string> {
       const hint = /openssl\/|-lssl|-lcrypto/.test(result.stderr) ? ' (OpenSSL missing: apt install libssl-dev)' : '';
       throw new Error(`building the load generator with ${cc} failed${hint}:\n${result.stderr}`);
     }
-  });
+  }, nativeBuildDir());
 }

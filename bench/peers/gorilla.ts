@@ -2,7 +2,7 @@
 // network: GOPATH mode against the packaged sources in /usr/share/gocode.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cachedBuild } from '../build-cache.js';
+import { cachedBuild, nativeBuildDir } from '../build-cache.js';
 import { run } from '../exec.js';
 import { BUILD_DIR } from '../paths.js';
 import { startServer } from './process.js';
@@ -24,7 +24,7 @@ function build(): Promise<string> {
   built ??= cachedBuild('gorilla-peer', '', [path.join(SOURCE_DIR, 'main.go')], async (out) => {
     const result = await run('go', ['build', '-o', out, '.'], { cwd: SOURCE_DIR, env: goEnv, timeoutMs: 300_000 });
     if (result.code !== 0) throw new Error(result.stderr.trim().split('\n').slice(0, 3).join(' / '));
-  });
+  }, nativeBuildDir());
   return built;
 }
 
