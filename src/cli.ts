@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // Command-line entry: the only module that touches process (argv, env, signals, exit codes, stdio).
-// First, so that signal listeners exist before anything else is evaluated (see cli-signals.ts).
+// First, so that signal listeners exist before anything else is evaluated (see cli-signals.ts; the bundle keeps it
+// first: scripts/bundle.mjs).
 import { onSignals, type HandledSignal } from './cli-signals.js';
 import { start, type Relay } from './app.js';
 import { parseCommandLine, UsageError, type Args } from './args.js';

@@ -1,6 +1,7 @@
 // The bundled command (scripts/bundle.mjs) on every Node that package.json's engines admit. The bundle takes node's
 // built-ins through process.getBuiltinModule, which Node 22.0-22.2 lack: there it must fall back to `require` in
 // the main thread, the uWS threads and the configuration loader process alike.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { connectMany } from '../helpers/client.js';
@@ -31,5 +32,16 @@ describe('the bundled command on a Node without process.getBuiltinModule (22.0-2
     run.child.kill('SIGTERM');
     expect(await within(run.exited, 10_000, 'the relay to exit')).toBe(0);
     expect(run.stderr()).not.toContain(LOADER_FAILED);
+  });
+});
+
+describe('the bundled command at start', () => {
+  it('evaluates the signal listeners before any other module of the bundle (SIGUSR1 must never reach the inspector)', () => {
+    const dist = new URL('../../dist/', import.meta.url);
+    const imports = (file: string): string[] => Array.from(readFileSync(new URL(file, dist), 'utf8').matchAll(/^\} from "\.\/([\w.-]+)";$|^import\s+(?:[\w{}\s,*]+\s+from\s+)?"\.\/([\w.-]+)";$/gm), (m) => m[1] ?? m[2] ?? '');
+    // ES modules are evaluated depth first in import order: cli.js's first import, and nothing before it.
+    const first = imports('cli.js')[0]!;
+    expect(imports(first)).toEqual([]);
+    expect(readFileSync(new URL(first, dist), 'utf8')).toMatch(/process\.on\(signal,/);
   });
 });
