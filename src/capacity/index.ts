@@ -11,7 +11,7 @@ import { fileBudget, BALLAST_FDS, type FileBudget } from './budget.js';
 import { FileTable } from './files.js';
 import { CapacityGate, connectionCap, type ConnectionCap, type GateState } from './gate.js';
 import { ListenerGuard, type ListenerControl } from './listener.js';
-import { LoadMonitor, OVERLOAD_CAUSES, ProcessLoad, type LoadSample, type OverloadCause } from './load.js';
+import { cpuShareReader, LoadMonitor, monotonicMs, OVERLOAD_CAUSES, ProcessLoad, type LoadSample, type OverloadCause } from './load.js';
 import { memoryLimit, type MemoryLimit } from '../relay/memory.js';
 
 /** How often load is sampled while the relay has work (ms): also the window of the worst event-loop delay. */
@@ -34,6 +34,14 @@ export const OVERLOAD_RETRY_AFTER_S = Math.ceil(OVERLOAD_HOLD_MS / 1000);
 /** How often the descriptor table is probed while the relay has work, or the guard something to watch (ms). */
 const FILE_PROBE_INTERVAL_MS = 100;
 /**
+ * At rest the table is probed at a beat only when the process used at least this share of a core since the last
+ * probe at rest (a listener spinning on EMFILE takes all the CPU it can get; a relay at rest uses well under 1%), or
+ * REST_PROBE_MAX_MS after the last one. Opening and closing a file runs node's argument validators, which a probe at
+ * every beat makes hot enough for V8's optimizing compiler within minutes.
+ */
+const REST_PROBE_CPU_SHARE = 0.02;
+const REST_PROBE_MAX_MS = 10_000;
+/**
  * How long the table may stay full while no upgrade request is answered before the listener closes (ms): a spin on
  * EMFILE lasts at most about this long; clients on slow links get this long to send their request after connecting.
  */
@@ -54,6 +62,8 @@ export interface CapacityOptions {
   readonly load?: (working: () => boolean) => ThreadLoad;
   /** The memory limit max_memory_bytes: 0 derives from; read from cgroup/physical memory by default. */
   readonly memory?: () => MemoryLimit;
+  /** Monotonic clock (ms) of the overload monitor and the listener guard; monotonicMs by default. */
+  readonly clock?: () => number;
 }
 
 export interface Capacity {
@@ -72,7 +82,7 @@ export interface Capacity {
 }
 
 /** What the capacity watches need from the meter (ProcessLoad). */
-export type ThreadLoad = Pick<ProcessLoad, 'sample' | 'every' | 'wake' | 'close'>;
+export type ThreadLoad = Pick<ProcessLoad, 'sample' | 'every' | 'wake' | 'close' | 'resting'>;
 
 /** The keys this room reads only at start. */
 const START_KEYS = ['max_event_loop_delay_ms', 'max_memory_bytes'] as const;
@@ -85,6 +95,7 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
   const { limits, registry, readiness } = opts;
   const logger = opts.logger.child({ room: 'capacity' });
   const files = opts.files ?? new FileTable();
+  const clock = opts.clock ?? monotonicMs;
 
   const nofile = files.limit();
   // +1: the WebSocket listen socket, bound after this.
@@ -143,7 +154,7 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
     maxMemoryBytes,
     enterWithinMs: OVERLOAD_ENTER_WITHIN_MS,
     holdMs: OVERLOAD_HOLD_MS,
-    now: () => performance.now(),
+    now: clock,
     onChange: (active, sample) => {
       gate.overloaded = active.size > 0;
       for (const cause of OVERLOAD_CAUSES) byCause[cause].set(active.has(cause) ? 1 : 0);
@@ -231,10 +242,19 @@ export function buildCapacity(opts: CapacityOptions): Capacity {
         limit: nofile,
         answered: () => gate.checks,
         stuckMs: FILE_STUCK_MS,
-        now: () => performance.now(),
+        now: clock,
       });
       guard = probe;
-      load.every(FILE_PROBE_INTERVAL_MS, () => void probe.check());
+      const cpuShare = cpuShareReader(clock);
+      let restProbeAt = -Infinity;
+      load.every(FILE_PROBE_INTERVAL_MS, () => {
+        if (load.resting) {
+          const now = clock();
+          if (cpuShare() < REST_PROBE_CPU_SHARE && now - restProbeAt < REST_PROBE_MAX_MS) return;
+          restProbeAt = now;
+        }
+        void probe.check();
+      });
     },
     close() {
       load.close();

@@ -9,13 +9,14 @@ import { ProcessLoad } from '../../../src/capacity/load.js';
 import { parseConfig } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/logger.js';
 
-/** A descriptor table of 1,000 whose opens fail with EMFILE while `table.full`. */
+/** A descriptor table of 1,000 whose opens fail with EMFILE while `table.full`; `opens` counts every try. */
 function table() {
-  const state = { full: false, used: 0 };
+  const state = { full: false, used: 0, opens: 0 };
   const ops: FileOps = {
     read: () => 'Max open files            1000                 1000                 files\n',
     list: () => [],
     open: () => {
+      state.opens++;
       if (state.full) throw Object.assign(new Error('EMFILE'), { code: 'EMFILE' });
       return state.used++;
     },
@@ -40,6 +41,7 @@ function capacityOn(threads: number) {
     state: new GateState(buffer, 0),
     files,
     memory: () => ({ bytes: 2 ** 34, source: 'physical' }),
+    clock: () => Date.now(),
     load: (working) => (load = new ProcessLoad({ restMs: 1000, restAfterMs: 2000, working, now: () => Date.now() })),
   });
   capacity.start(listener);
@@ -84,14 +86,19 @@ describe('capacity watches at rest', () => {
     capacity.close();
   });
 
-  it('a descriptor table found full at rest is probed at full rate: the listener closes, and listens again once descriptors are free with no client', async () => {
+  it('at rest the table is probed every 10 s unless the process spins; one found full is probed at full rate: the listener closes, and listens again once descriptors are free with no client', async () => {
     const { capacity, load, table: files, listener } = capacityOn(1);
     vi.advanceTimersByTime(2020);
     expect(load.resting).toBe(true);
+    // A relay at rest uses next to no CPU (the fake clock runs far faster than the real one): one probe in 10 s.
+    const opens = files.opens;
+    vi.advanceTimersByTime(10_000);
+    expect(files.opens - opens).toBe(1);
     files.full = true;
-    // The next beat at rest finds it full; from there the probe runs every 100 ms, and the listener closes once the
+    // The next probe at rest finds it full; from there the probe runs every 100 ms, and the listener closes once the
     // table has stayed full for a second with no upgrade answered.
-    await vi.advanceTimersByTimeAsync(1000);
+    await vi.advanceTimersByTimeAsync(11_000);
+    expect(load.resting).toBe(false);
     await vi.advanceTimersByTimeAsync(1100);
     expect(load.resting).toBe(false);
     expect(listener.pause).toHaveBeenCalledTimes(1);
