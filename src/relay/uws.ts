@@ -145,23 +145,23 @@ export function loadUwsBuild(options: LoadOptions = {}): UwsBuild {
     }
   }
   let rt = options.runtime ?? currentRuntime();
-  /** Why each build did not load; `tried` when its load was attempted. */
-  const failures: { build: BuildSpec; why: string; tried: boolean }[] = [];
+  /** Why each build did not load. */
+  const failures: { build: BuildSpec; why: string }[] = [];
   for (const build of candidates) {
     const unsupported = build.unsupported(rt);
     if (unsupported !== null) {
-      failures.push({ build, why: unsupported, tried: false });
+      failures.push({ build, why: unsupported });
       continue;
     }
     let mod: unknown;
     try {
       mod = load(build.id(rt));
     } catch (err) {
-      failures.push({ build, why: `failed to load (${firstLine(err)})`, tried: true });
+      failures.push({ build, why: `failed to load (${firstLine(err)})` });
       continue;
     }
     if (!isNative(mod)) {
-      failures.push({ build, why: 'loaded without its native exports', tried: true });
+      failures.push({ build, why: 'loaded without its native exports' });
       continue;
     }
     return { uws: mod, version: build.version, features: build.features };
@@ -170,7 +170,7 @@ export function loadUwsBuild(options: LoadOptions = {}): UwsBuild {
   // quoting its loader.
   if (rt.glibc === undefined) rt = { ...rt, glibc: currentRuntime(true).glibc };
   const full = rt;
-  const reasons = failures.map(({ build, why, tried }) => `uWS ${build.version} ${(tried ? build.unsupported(full) : null) ?? why}`);
+  const reasons = failures.map(({ build, why }) => `uWS ${build.version} ${build.unsupported(full) ?? why}`);
   const forced = force === '' ? '' : ` (${UWS_BUILD_ENV}=${force})`;
   throw new NativeBindingError(
     `no uWebSockets.js native build runs on Node ${rt.node} (ABI ${rt.abi}, ${rt.platform}-${rt.arch}, ` +
