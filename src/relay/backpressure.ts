@@ -73,7 +73,7 @@ export class FlowState {
   readTo = 0;
   /** Guard clock (ms) the unanswered ping was sent; -1 when none is outstanding. */
   owingSince = -1;
-  /** This socket's part of every read receipt it is sent (random, set when it joins). */
+  /** The outstanding ping's own part of its read receipt (random, drawn for every ping). */
   secret = 0;
   /** The room's byte counter, set when the socket joins. */
   traffic: Traffic = NO_TRAFFIC;
@@ -99,8 +99,9 @@ const BYTES_REBASE = 2 ** 30;
 const FAR_BEHIND = -(2 ** 31);
 
 /**
- * A read receipt's payload (uWS copies it into the frame): the room's byte total when the ping was sent, then the
- * socket's own secret, so that no client can answer for another (the total is the same for a whole room).
+ * A read receipt's payload (uWS copies it into the frame): the room's byte total when the ping was sent, then a secret
+ * drawn for that ping, so that no client can answer for another (the total is the same for a whole room), nor answer
+ * a ping it has not read with a secret it read in an earlier one.
  */
 const PING_PAYLOAD = new Uint8Array(12);
 const PING_VIEW = new DataView(PING_PAYLOAD.buffer);
@@ -279,7 +280,6 @@ export class BackpressureGuard {
     flow.untilCheck = this.#checkpointBytes;
     flow.traffic = room;
     flow.pingBytes = flow.readTo = room.bytes;
-    flow.secret = nextSecret();
   }
 
   closed(ws: WebSocket<SocketData>, data: SocketData): void {
@@ -303,7 +303,7 @@ export class BackpressureGuard {
     const flow = data.flow;
     if (flow.owingSince < 0) return;
     const view = new DataView(message);
-    // The total of the ping outstanding and this socket's secret, as the scan wrote them (little-endian).
+    // The total and the secret of the ping outstanding, as the scan wrote them (little-endian).
     if (view.getFloat64(0, true) !== flow.traffic.base + flow.pingBytes || view.getInt32(8, true) !== flow.secret) return;
     flow.readTo = flow.pingBytes;
     flow.owingSince = -1;
@@ -420,6 +420,8 @@ export class BackpressureGuard {
       if (readTimeoutMs > 0) {
         if (flow.owingSince < 0 && room.bytes - flow.pingBytes >= this.#pingEveryBytes) {
           flow.pingBytes = room.bytes;
+          // A new secret every ping: one a client has read answers for that ping only.
+          flow.secret = nextSecret();
           PING_VIEW.setFloat64(0, room.base + room.bytes, true);
           PING_VIEW.setInt32(8, flow.secret, true);
           flow.owingSince = now;

@@ -180,6 +180,32 @@ describe('read receipts', () => {
     expect(forger.ended).toBe(4008);
   });
 
+  it('do not count a receipt forged with a secret read from an earlier ping: each ping has a secret of its own', () => {
+    const relay = guarded(1000);
+    // The forger reads its first ping and answers it, then reads nothing more; it answers every later ping with the
+    // byte count of the reader's receipt (the same room, the same count) and the secret it read.
+    const reader = relay.socket(null);
+    const forger = relay.socket(null);
+    let learned: Uint8Array | null = null;
+    relay.run(5000, () => {
+      if (learned === null && forger.pings.length > 0) {
+        const first = forger.pings.shift()!.payload;
+        learned = new Uint8Array(first.slice(8));
+        relay.guard.ponged(forger.data, first);
+      }
+      for (const ping of reader.pings.splice(0)) {
+        relay.guard.ponged(reader.data, ping.payload);
+        if (learned === null) continue;
+        const forged = new Uint8Array(ping.payload.slice(0));
+        forged.set(learned, 8);
+        relay.guard.ponged(forger.data, forged.buffer);
+      }
+    });
+    expect(learned).not.toBeNull();
+    expect(reader.ended).toBeNull();
+    expect(forger.ended).toBe(4008);
+  });
+
   it('keep every per-socket number a 32-bit integer past 24 days of uptime and gigabytes sent to a room, and still count receipts', () => {
     // 256 MiB a message: the room's count passes 2 ** 31 within 200 ms and its positions are moved down again and again,
     // between a ping and its answer too.
